@@ -1,0 +1,28 @@
+"""Who made a change and through which door (no Django import)."""
+
+from dataclasses import dataclass
+
+DOORS = ("console", "portal", "api", "xmlrpc", "cli", "sync", "system")
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    door: str
+
+    def __post_init__(self) -> None:
+        if self.door not in DOORS:
+            raise ValueError(f"unknown door {self.door!r}")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.door})"
+
+
+SYSTEM = Actor("system", "system")
+
+
+def mask(number: str) -> str:
+    """A number as audit rows and messages show it: all but the last two characters hidden."""
+    if len(number) <= 4:
+        return "*" * len(number)
+    return "*" * (len(number) - 2) + number[-2:]

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CardsConfig(AppConfig):
+    name = "cardid.cards"
+    label = "cards"
+    verbose_name = "Card/ID numbers"

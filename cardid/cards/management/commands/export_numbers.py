@@ -1,0 +1,38 @@
+"""cardid export-numbers: every user's numbers as CSV."""
+
+import csv
+import sys
+
+from cardid.cards import services
+from cardid.commands import CardidCommand
+from cardid.errors import CardidError
+
+
+class Command(CardidCommand):
+    help = "Write username,primary,secondary for every user (ordered by username) as CSV."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", nargs="?", help="output file (default: standard output)")
+        parser.add_argument("--group")
+
+    def handle(self, *args, file=None, group=None, **opts):
+        rows = services.export_rows(group=group)
+        if file:
+            try:
+                out = open(file, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            except OSError as e:
+                raise CardidError(f"cannot write {file}: {e.strerror}") from None
+        else:
+            out = sys.stdout
+        try:
+            w = csv.writer(out, lineterminator="\n")
+            w.writerow(services.HEADER)
+            n = 0
+            for row in rows:
+                w.writerow(row)
+                n += 1
+        finally:
+            if file:
+                out.close()
+        if file:
+            self.note(f"{n} user(s) written to {file}")

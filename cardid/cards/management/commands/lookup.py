@@ -1,0 +1,18 @@
+"""cardid lookup: who holds a number."""
+
+from cardid.cards import services
+from cardid.commands import CardidCommand
+
+
+class Command(CardidCommand):
+    help = "Print the username holding NUMBER (either slot); exit 1 when nobody holds it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("number")
+        parser.add_argument("--pin", help="also require this PIN to match")
+
+    def handle(self, *args, number, pin=None, **opts):
+        user = services.lookup(number=number, pin=pin)
+        if user is None:
+            self.fail("no enabled user holds that number" + (" with that PIN" if pin else ""))
+        self.stdout.write(user.username)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ConfigConfig(AppConfig):
+    name = "cardid.config"
+    label = "config"
+    verbose_name = "Runtime options"

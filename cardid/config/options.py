@@ -1,0 +1,341 @@
+"""The runtime options of SPEC §8: each key's type, default and validation (no Django import)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class OptionError(ValueError):
+    """A key that does not exist or a value that does not fit its option."""
+
+
+TRUE_WORDS = {"true", "yes", "on", "1", "y"}
+FALSE_WORDS = {"false", "no", "off", "0", "n"}
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    kind: str  # bool | int | float | choice | str | secret | schedule
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    check: Callable[[Any], str | None] | None = field(default=None, compare=False)
+
+    def parse(self, raw: Any) -> Any:
+        """Turn text (CLI, form) or a JSON value into this option's typed value, or raise."""
+        value = self._coerce(raw)
+        if self.minimum is not None and value < self.minimum:
+            raise OptionError(f"{self.key} must be at least {_fmt(self.minimum)} (got {raw})")
+        if self.maximum is not None and value > self.maximum:
+            raise OptionError(f"{self.key} must be at most {_fmt(self.maximum)} (got {raw})")
+        if self.check is not None:
+            problem = self.check(value)
+            if problem:
+                raise OptionError(f"{self.key}: {problem}")
+        return value
+
+    def _coerce(self, raw: Any) -> Any:
+        if self.kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            word = str(raw).strip().lower()
+            if word in TRUE_WORDS:
+                return True
+            if word in FALSE_WORDS:
+                return False
+            raise OptionError(f"{self.key} must be true or false (got {raw!r})")
+        if self.kind == "int":
+            if isinstance(raw, bool):
+                raise OptionError(f"{self.key} must be a whole number (got {raw!r})")
+            try:
+                return int(str(raw).strip())
+            except ValueError:
+                raise OptionError(f"{self.key} must be a whole number (got {raw!r})") from None
+        if self.kind == "float":
+            text = str(raw).strip()
+            try:
+                if "/" in text:  # "1/10000" reads as administrators write odds
+                    num, den = text.split("/", 1)
+                    return float(num) / float(den)
+                return float(text)
+            except (ValueError, ZeroDivisionError):
+                raise OptionError(
+                    f"{self.key} must be a number such as 0.0001 (got {raw!r})"
+                ) from None
+        if self.kind == "choice":
+            word = str(raw).strip().lower()
+            if word not in self.choices:
+                raise OptionError(
+                    f"{self.key} must be one of {', '.join(self.choices)} (got {raw!r})"
+                )
+            return word
+        if self.kind == "schedule":
+            word = str(raw).strip().lower()
+            if word in ("off", ""):
+                return "off"
+            match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", word)
+            if not match:
+                raise OptionError(f"{self.key} must be off or a time HH:MM (got {raw!r})")
+            return f"{int(match.group(1)):02d}:{match.group(2)}"
+        text = "" if raw is None else str(raw)
+        if "\x00" in text:
+            raise OptionError(f"{self.key} must not contain NUL characters")
+        return text.strip() if self.kind != "secret" else text
+
+    def display(self, value: Any) -> str:
+        """The value as `config list` prints it (secrets hidden)."""
+        if self.kind == "secret":
+            return "********" if value else ""
+        if self.kind == "bool":
+            return "true" if value else "false"
+        return str(value)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _probability(value: float) -> str | None:
+    if not 0 < value <= 1:
+        return "must be a probability above 0 and at most 1, such as 0.0001 (1 in 10,000)"
+    return None
+
+
+def _quarantine(value: int) -> str | None:
+    if value < -1:
+        return "must be -1 (never reuse), 0 (reuse at once) or a number of days"
+    return None
+
+
+def _address(value: str) -> str | None:
+    if value and not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+", value):
+        return f"{value!r} is not an e-mail address"
+    return None
+
+
+DEFAULT_SUBJECT = "Your new Card/ID number"
+DEFAULT_BODY = (
+    "Hello %full_name%,\n\n"
+    "your new Card/ID number is %card_number%.\n"
+    "Use it at the copiers, print-release stations and doors of your organisation.\n\n"
+    "Your user name: %user%\n"
+    "Date: %date%\n"
+)
+
+_ALL = [
+    # Card/ID numbers: the generation policy.
+    Option("cards.length", "int", 8, "digits in a generated number", minimum=4, maximum=20),
+    Option("cards.no-leading-zero", "bool", True, "generated numbers never start with 0"),
+    Option(
+        "cards.check-digit",
+        "choice",
+        "none",
+        "last digit checks the others",
+        choices=("none", "luhn", "damm"),
+    ),
+    Option(
+        "cards.reject-weak-patterns",
+        "bool",
+        True,
+        "never generate all-one-digit numbers or runs like 123456",
+    ),
+    Option(
+        "cards.max-guess-probability",
+        "float",
+        0.0001,
+        "largest allowed chance that one random keypad guess hits some user's number",
+        check=_probability,
+    ),
+    Option(
+        "cards.retired-quarantine-days",
+        "int",
+        -1,
+        "days before a retired number may be generated again (-1: never)",
+        check=_quarantine,
+    ),
+    Option("cards.pin.min-length", "int", 4, "shortest PIN", minimum=1, maximum=32),
+    Option("cards.pin.max-length", "int", 8, "longest PIN", minimum=1, maximum=32),
+    Option(
+        "cards.self-registration",
+        "choice",
+        "off",
+        "slot a terminal may register a card in",
+        choices=("off", "primary", "secondary"),
+    ),
+    Option(
+        "cards.self-registration.code-minutes",
+        "int",
+        10,
+        "minutes a one-time activation code stays valid",
+        minimum=1,
+        maximum=1440,
+    ),
+    # User/group sync.
+    Option(
+        "sync.source",
+        "choice",
+        "none",
+        "the directory users come from",
+        choices=("none", "ldap", "file", "program"),
+    ),
+    Option(
+        "sync.auto-generate-primary-when-blank",
+        "bool",
+        False,
+        "Auto-generate random primary Card/ID number when blank",
+    ),
+    Option("sync.import-card-numbers", "bool", True, "take card numbers from the source"),
+    Option(
+        "sync.missing-users",
+        "choice",
+        "keep",
+        "what happens to users gone from the source",
+        choices=("keep", "disable", "delete"),
+    ),
+    Option(
+        "sync.guard.max-removal-percent",
+        "int",
+        10,
+        "a sync that would remove or disable more users than this stops",
+        minimum=0,
+        maximum=100,
+    ),
+    Option("sync.ldap.url", "str", "", "ldap://host:389 or ldaps://host:636"),
+    Option("sync.ldap.starttls", "bool", False, "upgrade ldap:// with StartTLS"),
+    Option("sync.ldap.ca-file", "str", "", "CA certificate file to trust for LDAPS/StartTLS"),
+    Option("sync.ldap.verify-certificate", "bool", True, "reject untrusted certificates"),
+    Option("sync.ldap.bind-dn", "str", "", "DN to bind as"),
+    Option("sync.ldap.bind-password", "secret", "", "password of the bind DN"),
+    Option("sync.ldap.base-dns", "str", "", "base DNs to search, separated by ';'"),
+    Option(
+        "sync.ldap.preset",
+        "choice",
+        "openldap",
+        "attribute names of a directory product",
+        choices=("ad", "openldap"),
+    ),
+    Option("sync.ldap.user-filter", "str", "", "LDAP filter for users (blank: preset's)"),
+    Option("sync.ldap.group-filter", "str", "", "LDAP filter for groups (blank: preset's)"),
+    *[
+        Option(
+            f"sync.ldap.attr.{name}", "str", "", f"attribute holding the {name} (blank: preset's)"
+        )
+        for name in (
+            "username",
+            "full-name",
+            "email",
+            "department",
+            "office",
+            "primary-card",
+            "secondary-card",
+        )
+    ],
+    Option(
+        "sync.ldap.card-regex",
+        "str",
+        "",
+        "regular expression whose first group reshapes an imported card number",
+    ),
+    Option("sync.file.path", "str", "", "CSV or TSV file of users"),
+    Option("sync.program.path", "str", "", "custom user-directory program (a command line)"),
+    Option("sync.additional-groups-file", "str", "", "file of 'group: username' lines"),
+    Option("sync.schedule", "schedule", "off", "daily sync time HH:MM, or off"),
+    # Notifications.
+    Option(
+        "notify.card-auto-generated",
+        "bool",
+        False,
+        "Notify users when their Card/ID number is auto-generated",
+    ),
+    Option(
+        "notify.card-admin-generated",
+        "bool",
+        False,
+        "notify users when an administrator generates their number",
+    ),
+    Option(
+        "notify.card-self-generated",
+        "bool",
+        False,
+        "notify users when they generate their own number",
+    ),
+    Option("notify.card.subject", "str", DEFAULT_SUBJECT, "subject of the Card/ID notification"),
+    Option("notify.card.body", "str", DEFAULT_BODY, "body of the Card/ID notification"),
+    Option("smtp.host", "str", "", "SMTP server"),
+    Option(
+        "smtp.port",
+        "int",
+        25,
+        "SMTP port (25, 587 for STARTTLS, 465 for TLS)",
+        minimum=1,
+        maximum=65535,
+    ),
+    Option("smtp.security", "choice", "none", "encryption", choices=("none", "starttls", "tls")),
+    Option("smtp.verify-certificate", "bool", True, "reject untrusted certificates"),
+    Option("smtp.username", "str", "", "SMTP login (blank: none)"),
+    Option("smtp.password", "secret", "", "SMTP password"),
+    Option("smtp.from", "str", "", "sender address", check=_address),
+    # User web portal.
+    Option(
+        "portal.view-card-number",
+        "choice",
+        "off",
+        "Allow users to view their Card/ID numbers",
+        choices=("off", "primary", "secondary"),
+    ),
+    Option(
+        "portal.change-card-number",
+        "choice",
+        "off",
+        "Allow users to change their Card/ID number",
+        choices=("off", "primary", "secondary"),
+    ),
+    Option(
+        "portal.change-card-number.mode",
+        "choice",
+        "generate",
+        "generate: random only; enter: the user may type a number",
+        choices=("generate", "enter"),
+    ),
+    Option(
+        "portal.change-card-number.max-per-day",
+        "int",
+        3,
+        "changes per user per day",
+        minimum=1,
+        maximum=1000,
+    ),
+    Option("portal.change-pin", "bool", False, "Allow users to change their Card/ID PIN"),
+    # API look-up protection.
+    Option(
+        "api.lookup.max-misses",
+        "int",
+        100,
+        "failed look-ups per client within the window",
+        minimum=1,
+    ),
+    Option(
+        "api.lookup.window-minutes",
+        "int",
+        10,
+        "look-up protection window",
+        minimum=1,
+        maximum=10080,
+    ),
+]
+
+OPTIONS: dict[str, Option] = {o.key: o for o in _ALL}
+
+
+def get(key: str) -> Option:
+    """The declaration of `key`, or OptionError naming how to list the keys."""
+    try:
+        return OPTIONS[key]
+    except KeyError:
+        raise OptionError(f"unknown option {key!r}; `cardid config list` shows them all") from None

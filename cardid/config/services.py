@@ -1,0 +1,77 @@
+"""Reading and changing runtime options; every change is audited."""
+
+from typing import Any
+
+from django.db import transaction
+
+from cardid.audit import services as audit
+from cardid.audit.actor import Actor
+from cardid.config import options
+from cardid.config.models import OptionValue
+from cardid.errors import Conflict, Invalid
+
+
+def get(key: str) -> Any:
+    """The current typed value of `key` (its default when never set)."""
+    opt = _declared(key)
+    row = OptionValue.objects.filter(key=key).values_list("value", flat=True).first()
+    return opt.default if row is None else row
+
+
+def get_many(*keys: str) -> dict[str, Any]:
+    """Several options in one query."""
+    decls = {k: _declared(k) for k in keys}
+    stored = dict(OptionValue.objects.filter(key__in=keys).values_list("key", "value"))
+    return {k: stored.get(k, d.default) for k, d in decls.items()}
+
+
+def all_values() -> list[tuple[options.Option, Any]]:
+    stored = dict(OptionValue.objects.values_list("key", "value"))
+    return [(o, stored.get(o.key, o.default)) for o in options.OPTIONS.values()]
+
+
+def version(key: str) -> int:
+    """The edit version of `key`, for a form that must detect a concurrent change (0: unset)."""
+    return OptionValue.objects.filter(key=key).values_list("version", flat=True).first() or 0
+
+
+@transaction.atomic
+def set_value(*, key: str, raw: Any, actor: Actor, expected_version: int | None = None) -> Any:
+    """Validate and store one option; returns the typed value."""
+    opt = _declared(key)
+    try:
+        value = opt.parse(raw)
+    except options.OptionError as e:
+        raise Invalid(str(e)) from None
+    _check_pair(key, value)
+    row = OptionValue.objects.select_for_update().filter(key=key).first()
+    current = 0 if row is None else row.version
+    if expected_version is not None and expected_version != current:
+        raise Conflict(f"{key} was changed by someone else meanwhile; reload to see the new value")
+    if row is None:
+        OptionValue.objects.create(key=key, value=value, updated_by=actor.name)
+    else:
+        row.value = value
+        row.version += 1
+        row.updated_by = actor.name
+        row.save()
+    audit.record(actor=actor, action="option.set", target=key, detail=opt.display(value))
+    return value
+
+
+def _check_pair(key: str, value: Any) -> None:
+    if key in ("cards.pin.min-length", "cards.pin.max-length"):
+        lo = value if key.endswith("min-length") else get("cards.pin.min-length")
+        hi = value if key.endswith("max-length") else get("cards.pin.max-length")
+        if lo > hi:
+            raise Invalid(
+                f"{key}: the PIN minimum length ({lo}) would exceed the maximum ({hi}); "
+                "change the other bound first"
+            )
+
+
+def _declared(key: str) -> options.Option:
+    try:
+        return options.get(key)
+    except options.OptionError as e:
+        raise Invalid(str(e)) from None

@@ -1,0 +1,57 @@
+"""The people who hold numbers, and their groups."""
+
+from django.db import models
+
+
+class User(models.Model):
+    """A card holder from the directory (administrators are Django auth users, not these)."""
+
+    username = models.CharField(max_length=150)
+    # Username folded to lower case; UNIQUE here makes usernames case-insensitively unique.
+    username_key = models.CharField(max_length=150, unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    department = models.CharField(max_length=200, blank=True)
+    office = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    source = models.CharField(max_length=20, default="local")
+    pin_hash = models.CharField(max_length=200, blank=True)
+    password_hash = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    groups = models.ManyToManyField("Group", through="Membership", related_name="users")
+
+    class Meta:
+        ordering = ["username_key"]
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class Group(models.Model):
+    name = models.CharField(max_length=200)
+    name_key = models.CharField(max_length=200, unique=True)
+    source = models.CharField(max_length=20, default="local")
+
+    class Meta:
+        ordering = ["name_key"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE)
+    group = models.ForeignKey(Group, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="membership_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.group_id}"
+
+
+def username_key(username: str) -> str:
+    return username.strip().lower()

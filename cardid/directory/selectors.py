@@ -1,0 +1,47 @@
+"""Reads about users and groups."""
+
+from django.db.models import Prefetch, QuerySet
+
+from cardid.directory.models import Group, User, username_key
+from cardid.errors import NotFound
+
+
+def get_user(username: str) -> User:
+    """The user named `username` (any letter case), or NotFound."""
+    user = User.objects.filter(username_key=username_key(username)).first()
+    if user is None:
+        raise NotFound(f"unknown user {username!r}; `cardid users list` shows the users")
+    return user
+
+
+def get_group(name: str) -> Group:
+    group = Group.objects.filter(name_key=name.strip().lower()).first()
+    if group is None:
+        raise NotFound(f"unknown group {name!r}; `cardid groups list` shows the groups")
+    return group
+
+
+def users_by_names(usernames: list[str]) -> list[User]:
+    """The named users, in the order given; NotFound naming every unknown one."""
+    keys = [username_key(u) for u in usernames]
+    found = {u.username_key: u for u in User.objects.filter(username_key__in=keys)}
+    missing = [u for u, k in zip(usernames, keys, strict=True) if k not in found]
+    if missing:
+        names = ", ".join(repr(m) for m in missing[:10])
+        raise NotFound(f"unknown user(s) {names}; `cardid users list` shows the users")
+    return [found[k] for k in dict.fromkeys(keys)]
+
+
+def list_users(*, group: str | None = None) -> QuerySet[User]:
+    qs = User.objects.order_by("username_key").prefetch_related(
+        Prefetch("groups", queryset=Group.objects.order_by("name_key"))
+    )
+    if group:
+        qs = qs.filter(membership__group=get_group(group))
+    return qs
+
+
+def list_groups() -> QuerySet[Group]:
+    from django.db.models import Count
+
+    return Group.objects.annotate(member_count=Count("membership")).order_by("name_key")

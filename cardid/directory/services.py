@@ -1,0 +1,224 @@
+"""Writes to the directory: users, groups, membership, and the user import."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cardid.audit import services as audit
+from cardid.audit.actor import Actor
+from cardid.directory.models import Group, Membership, User, username_key
+from cardid.directory.selectors import get_group, users_by_names
+from cardid.errors import Conflict, Invalid
+
+USER_FIELDS = ("full_name", "email", "department", "office")
+
+
+def _clean_username(raw: str) -> str:
+    name = (raw or "").strip()
+    if not name:
+        raise Invalid("the username is empty")
+    if len(name) > 150 or any(c in name for c in "\t\r\n\x00"):
+        raise Invalid(f"username {name[:40]!r} is too long or has control characters")
+    return name
+
+
+@transaction.atomic
+def add_user(*, username: str, actor: Actor, source: str = "local", **details: str) -> User:
+    name = _clean_username(username)
+    unknown = set(details) - set(USER_FIELDS)
+    if unknown:
+        raise Invalid(f"unknown user field(s): {', '.join(sorted(unknown))}")
+    if User.objects.filter(username_key=username_key(name)).exists():
+        raise Conflict(f"user {name!r} already exists")
+    try:
+        with transaction.atomic():
+            user = User.objects.create(
+                username=name,
+                username_key=username_key(name),
+                source=source,
+                **{k: (v or "").strip() for k, v in details.items()},
+            )
+    except IntegrityError:
+        raise Conflict(f"user {name!r} already exists") from None
+    audit.record(actor=actor, action="user.added", target=name)
+    return user
+
+
+@transaction.atomic
+def add_group(*, name: str, actor: Actor) -> Group:
+    clean = (name or "").strip()
+    if not clean or len(clean) > 200:
+        raise Invalid("a group name must have 1 to 200 characters")
+    if Group.objects.filter(name_key=clean.lower()).exists():
+        raise Conflict(f"group {clean!r} already exists")
+    group = Group.objects.create(name=clean, name_key=clean.lower())
+    audit.record(actor=actor, action="group.added", target=clean)
+    return group
+
+
+@transaction.atomic
+def add_members(*, group: str, usernames: list[str], actor: Actor) -> int:
+    """Add the users to the group; returns how many were not members before."""
+    g = get_group(group)
+    users = users_by_names(usernames)
+    have = set(Membership.objects.filter(group=g).values_list("user_id", flat=True))
+    new = [Membership(group=g, user=u) for u in users if u.id not in have]
+    Membership.objects.bulk_create(new)
+    now = timezone.now()
+    audit_rows = [
+        audit.event(
+            actor=actor, action="group.member-added", target=m.user.username, detail=g.name, at=now
+        )
+        for m in new
+    ]
+    audit.AuditEvent.objects.bulk_create(audit_rows)
+    return len(new)
+
+
+# -- import users ----------------------------------------------------------------------------
+
+IMPORT_COLUMNS = ("username", "full-name", "email", "department", "office", "groups")
+
+
+@dataclass
+class UserImportResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    groups_added: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def decode(data: bytes, what: str = "file") -> str:
+    """UTF-8 text (with or without BOM), or Invalid naming where the encoding breaks."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise Invalid(
+            f"the {what} is not UTF-8 (byte 0x{data[e.start]:02x} at position {e.start}); "
+            "save it as UTF-8 and try again"
+        ) from None
+
+
+def sniff_delimiter(line: str) -> str:
+    return "\t" if "\t" in line else ","
+
+
+def import_users(*, data: bytes, actor: Actor, dry_run: bool = False) -> UserImportResult:
+    """Create or update the users of a CSV/TSV file with a header; all or nothing."""
+    text = decode(data)
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        raise Invalid("the file is empty; it needs a header line naming the columns")
+    reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(lines[0]))
+    header = [h.strip().lower().replace("_", "-") for h in next(reader)]
+    if "username" not in header:
+        raise Invalid(
+            "the header has no 'username' column; the columns are " + ", ".join(IMPORT_COLUMNS)
+        )
+    unknown = [h for h in header if h not in IMPORT_COLUMNS]
+    if unknown:
+        raise Invalid(
+            f"unknown column(s) {', '.join(unknown)}; the columns are " + ", ".join(IMPORT_COLUMNS)
+        )
+    result = UserImportResult()
+    rows: dict[str, dict] = {}
+    for lineno, raw in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in raw):
+            continue
+        if len(raw) != len(header):
+            result.errors.append(
+                f"line {lineno}: {len(raw)} columns, the header names {len(header)}"
+            )
+            continue
+        row = dict(zip(header, (c.strip() for c in raw), strict=True))
+        try:
+            name = _clean_username(row["username"])
+        except Invalid as e:
+            result.errors.append(f"line {lineno}: {e}")
+            continue
+        if username_key(name) in rows:
+            result.errors.append(f"line {lineno}: user {name!r} appears twice in the file")
+            continue
+        row["username"] = name
+        rows[username_key(name)] = row
+    if result.errors:
+        return result
+    if not rows:
+        raise Invalid("the file has a header but no users")
+    if dry_run:
+        existing = set(
+            User.objects.filter(username_key__in=list(rows)).values_list("username_key", flat=True)
+        )
+        result.added = len(rows) - len(existing)
+        result.updated = len(existing)
+        return result
+    _apply_user_import(rows, actor, result)
+    return result
+
+
+@transaction.atomic
+def _apply_user_import(rows: dict[str, dict], actor: Actor, result: UserImportResult) -> None:
+    now = timezone.now()
+    existing = {u.username_key: u for u in User.objects.filter(username_key__in=list(rows))}
+    fields = {
+        "full-name": "full_name",
+        "email": "email",
+        "department": "department",
+        "office": "office",
+    }
+    to_create, to_update, events = [], [], []
+    for key, row in rows.items():
+        values = {attr: row[col] for col, attr in fields.items() if col in row}
+        user = existing.get(key)
+        if user is None:
+            to_create.append(
+                User(username=row["username"], username_key=key, source="import", **values)
+            )
+            events.append(
+                audit.event(actor=actor, action="user.added", target=row["username"], at=now)
+            )
+        elif any(getattr(user, a) != v for a, v in values.items()):
+            for a, v in values.items():
+                setattr(user, a, v)
+            user.updated_at = now
+            to_update.append(user)
+            events.append(
+                audit.event(actor=actor, action="user.updated", target=user.username, at=now)
+            )
+        else:
+            result.unchanged += 1
+    User.objects.bulk_create(to_create, batch_size=500)
+    if to_update:
+        User.objects.bulk_update(to_update, [*USER_FIELDS, "updated_at"], batch_size=500)
+    result.added, result.updated = len(to_create), len(to_update)
+    # Group membership: groups are created when missing, memberships are added (never removed).
+    wanted = {
+        key: [g.strip() for g in row.get("groups", "").split(";") if g.strip()]
+        for key, row in rows.items()
+    }
+    names = {g.lower(): g for gs in wanted.values() for g in gs}
+    if names:
+        groups = {g.name_key: g for g in Group.objects.filter(name_key__in=list(names))}
+        new_groups = [Group(name=n, name_key=k) for k, n in names.items() if k not in groups]
+        Group.objects.bulk_create(new_groups)
+        result.groups_added = len(new_groups)
+        groups = {g.name_key: g for g in Group.objects.filter(name_key__in=list(names))}
+        users = {u.username_key: u.id for u in User.objects.filter(username_key__in=list(wanted))}
+        have = set(
+            Membership.objects.filter(user_id__in=list(users.values())).values_list(
+                "user_id", "group_id"
+            )
+        )
+        members = []
+        for key, gs in wanted.items():
+            for g in gs:
+                pair = (users[key], groups[g.lower()].id)
+                if pair not in have:
+                    have.add(pair)
+                    members.append(Membership(user_id=pair[0], group_id=pair[1]))
+        Membership.objects.bulk_create(members, batch_size=500)
+    audit.AuditEvent.objects.bulk_create(events, batch_size=500)

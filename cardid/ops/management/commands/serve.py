@@ -1,0 +1,85 @@
+"""cardid serve: the production web server (gunicorn) and, unless told otherwise, one worker."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from cardid.commands import CardidCommand
+from cardid.errors import CardidError
+
+
+class Command(CardidCommand):
+    help = "Run the production web server (gunicorn) plus one task worker."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="serve web requests only; run `cardid worker` elsewhere",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=int(os.environ.get("CARDID_WEB_WORKERS", "2")),
+            help="web worker processes (default 2)",
+        )
+
+    def handle(self, *args, host, port, no_worker, workers, **opts):
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            raise CardidError(
+                "the database is not initialised or not up to date; run `cardid init` first"
+            )
+        connection.close()
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "cardid.wsgi:application",
+                    "--bind",
+                    f"{host}:{port}",
+                    "--workers",
+                    str(workers),
+                    "--access-logfile",
+                    "-",
+                    "--graceful-timeout",
+                    "10",
+                ]
+            )
+        ]
+        if not no_worker:
+            procs.append(subprocess.Popen([sys.executable, "-m", "cardid", "worker"]))
+        self.note(
+            f"cardid serving on http://{host}:{port}/"
+            + ("" if no_worker else " with one task worker")
+        )
+
+        def stop(signum, frame):
+            for p in procs:
+                if p.poll() is None:
+                    p.terminate()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+        finally:
+            stop(None, None)
+            for p in procs:
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        codes = [p.returncode for p in procs]
+        if any(c not in (0, -signal.SIGTERM, -signal.SIGINT) for c in codes):
+            raise CardidError(f"a server process stopped unexpectedly (exit codes {codes})")
