@@ -31,3 +31,13 @@ def adapt_datetime(value: datetime):
 def chunked(items: Sequence, size: int) -> Iterable[Sequence]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def is_transient(error: Exception) -> bool:
+    """A deadlock, serialization failure or busy database: the same work may simply be retried."""
+    cause = error.__cause__
+    name = type(cause).__name__ if cause is not None else ""
+    text = str(error).lower()
+    return name in ("DeadlockDetected", "SerializationFailure", "LockNotAvailable") or (
+        "database is locked" in text or "deadlock" in text
+    )

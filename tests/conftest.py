@@ -6,6 +6,7 @@ import socket
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from unittest import mock
 
 import pytest
 
@@ -57,7 +58,7 @@ class CliResult:
 
 def run_cli(*args: str, stdin: str | None = None) -> CliResult:
     """Run `cardid ARGS` in this process (against the test database)."""
-    from django.db import connection
+    from django.db import connections
 
     from cardid.cli import main
 
@@ -67,14 +68,18 @@ def run_cli(*args: str, stdin: str | None = None) -> CliResult:
         sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
     code = 0
     try:
-        with redirect_stdout(out), redirect_stderr(err):
+        # run_from_argv closes every connection when a command ends; the test's own
+        # transaction lives on one of them, so keep it open here.
+        with (
+            redirect_stdout(out),
+            redirect_stderr(err),
+            mock.patch.object(connections, "close_all"),
+        ):
             main(list(args))
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     finally:
         sys.stdin = old_stdin
-    # Commands may leave a transaction's connection state behind; tests go on with the same.
-    connection.close_if_unusable_or_obsolete()
     return CliResult(code, out.getvalue(), err.getvalue())
 
 

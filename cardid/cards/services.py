@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -324,9 +324,12 @@ def _generate_chunk(
                     origin=origin,
                     label=label,
                 )
-        except IntegrityError:
+        except (IntegrityError, OperationalError) as e:
             # Another writer took a drawn number (or filled a blank slot) between our check
-            # and our insert: the chunk rolled back whole; draw again.
+            # and our insert, or two writers waited on each other's new keys (a deadlock on
+            # PostgreSQL): the chunk rolled back whole; draw again.
+            if isinstance(e, OperationalError) and not db.is_transient(e):
+                raise
             continue
         result.issued += issued
         result.skipped += skipped
@@ -353,7 +356,9 @@ def _issue_chunk(chunk, *, slot, replace, policy, actor, notify, reason, origin,
         skipped = len(old)
     if not chunk:
         return 0, skipped
-    drawn = generator.draw_exactly(policy, len(chunk), selectors.taken_keys)
+    # Sorted, so that concurrent writers insert into the unique index in one order and
+    # rarely deadlock; which user gets which random number stays random.
+    drawn = sorted(generator.draw_exactly(policy, len(chunk), selectors.taken_keys))
     now = timezone.now()
     at = db.adapt_datetime(now)
     if replace and old:

@@ -1,0 +1,46 @@
+"""Several processes generating at once into a small number space (PostgreSQL)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from cardid.cards.models import Card
+from cardid.config import services as config
+from cardid.directory.models import User
+from tests.factories import ADMIN
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
+
+
+def test_concurrent_generators_hand_out_no_number_twice_and_lose_no_user(subprocess_env):
+    # A 4-digit space (9,000 numbers) with 2,400 users: drawn numbers collide across
+    # processes often, so the redraw path is exercised, not just the happy one.
+    for key, value in [
+        ("cards.length", "4"),
+        ("cards.max-guess-probability", "1"),
+        ("cards.reject-weak-patterns", "false"),
+    ]:
+        config.set_value(key=key, raw=value, actor=ADMIN)
+    User.objects.bulk_create([User(username=f"u{i}", username_key=f"u{i}") for i in range(2400)])
+    names = [f"u{i}" for i in range(2400)]
+    # Four processes: two on disjoint halves, two on everyone (overlapping all of them).
+    selections = [names[:1200], names[1200:], None, None]
+    procs = []
+    for sel in selections:
+        args = ["--all"] if sel is None else ["--user", *sel]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "cardid", "generate", *args, "--format", "json"],
+                env=subprocess_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    results = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, results, strict=True):
+        assert p.returncode == 0, err
+    numbers = list(Card.objects.values_list("number_key", flat=True))
+    assert len(numbers) == 2400 == len(set(numbers))
+    assert Card.objects.values("user").distinct().count() == 2400

@@ -1,0 +1,103 @@
+"""`cardid serve` and `cardid worker` as separate processes against the test database."""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from cardid.cards.models import Card
+from cardid.jobs.models import Job
+from tests.conftest import free_port
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_for(predicate, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def get_json(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status, json.loads(r.read())
+    except OSError:
+        return None
+
+
+def test_serve_answers_healthz_and_its_worker_runs_queued_jobs(cli, subprocess_env):
+    users = [make_user() for _ in range(3)]
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cardid", "serve", "--port", str(port), "--workers", "1"],
+        env=subprocess_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        status = wait_for(lambda: get_json(f"http://127.0.0.1:{port}/healthz"), what="/healthz")
+        assert status == (200, {"status": "ok"})
+        r = cli("generate", "--all", "--queue")
+        assert r.code == 0, r.err
+        assert r.out.startswith("issued 3")
+        assert Card.objects.filter(user__in=users).count() == 3
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert proc.returncode == 0, proc.stderr.read().decode()
+
+
+def test_serve_refuses_an_uninitialised_database(tmp_path, subprocess_env):
+    env = dict(subprocess_env, CARDID_DATABASE_URL=f"sqlite:///{tmp_path}/empty.sqlite3")
+    r = subprocess.run(
+        [sys.executable, "-m", "cardid", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stderr.strip() == (
+        "cardid: the database is not initialised or not up to date; run `cardid init` first"
+    )
+
+
+def test_worker_batch_runs_what_is_queued_then_exits(cli, subprocess_env):
+    make_user()
+    from cardid.audit.actor import Actor
+    from cardid.jobs import services as jobs
+
+    actor = Actor("tester", "cli")
+    job = jobs.submit(
+        kind="generate",
+        params={
+            "all": True,
+            "slot": "secondary",
+            "replace": False,
+            "notify": False,
+            "actor_name": actor.name,
+            "actor_door": "cli",
+        },
+        actor=actor,
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "cardid", "worker", "--batch"],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED
+    assert job.counts == {"issued": 1, "skipped": 0, "failed": 0}
+    assert Card.objects.filter(slot="secondary").count() == 1
