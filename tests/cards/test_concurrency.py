@@ -1,5 +1,6 @@
 """Several processes generating at once into a small number space (PostgreSQL)."""
 
+import json
 import subprocess
 import sys
 
@@ -39,8 +40,12 @@ def test_concurrent_generators_hand_out_no_number_twice_and_lose_no_user(subproc
             )
         )
     results = [p.communicate(timeout=300) for p in procs]
+    issued = 0
     for p, (out, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, err
+        issued += json.loads(out)["issued"]
+    # Each user was given a number exactly once, whichever process got there first.
+    assert issued == 2400
     numbers = list(Card.objects.values_list("number_key", flat=True))
     assert len(numbers) == 2400 == len(set(numbers))
     assert Card.objects.values("user").distinct().count() == 2400
