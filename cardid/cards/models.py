@@ -51,5 +51,10 @@ class RetiredNumber(models.Model):
     slot = models.CharField(max_length=10)
     retired_at = models.DateTimeField()
 
+    class Meta:
+        indexes = [
+            models.Index(fields=["keypad_length", "retired_at"], name="retired_by_length"),
+        ]
+
     def __str__(self) -> str:
         return f"retired {self.number_hash[:8]}"

@@ -123,7 +123,9 @@ class Policy:
 
 def is_weak(number: str) -> bool:
     """All one digit, or a run up or down (123456, 654321, 8901234) over the whole number."""
-    if len(set(number)) == 1:
+    if len(number) < 2:
         return True
-    steps = {(int(b) - int(a)) % 10 for a, b in zip(number, number[1:], strict=False)}
-    return steps in ({1}, {9})
+    step = (ord(number[1]) - ord(number[0])) % 10
+    if step not in (0, 1, 9):
+        return False
+    return all((ord(b) - ord(a)) % 10 == step for a, b in zip(number[1:], number[2:], strict=False))

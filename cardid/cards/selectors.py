@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from cardid import db
 from cardid.cards import numbers
 from cardid.cards.models import Card, RetiredNumber
 from cardid.cards.policy import Policy, PolicyError
@@ -54,29 +55,54 @@ def in_use_by_length() -> dict[int, int]:
     return dict(rows)
 
 
-def quarantine_filter() -> Q:
-    """Retired numbers still in quarantine."""
+def quarantine_cutoff():
+    """Numbers retired after this moment are in quarantine (None: all of them, forever)."""
     days = config.get("cards.retired-quarantine-days")
     if days < 0:
-        return Q()
-    return Q(retired_at__gt=timezone.now() - timedelta(days=days))
+        return None
+    return timezone.now() - timedelta(days=days)
 
 
-def taken_keys(keys: list[str]) -> set[str]:
-    """Those of `keys` that are held by a user or retired and in quarantine."""
-    taken = set(Card.objects.filter(number_key__in=keys).values_list("number_key", flat=True))
-    by_hash = {numbers.retired_hash(k): k for k in keys if k not in taken}
+def quarantine_filter() -> Q:
+    """Retired numbers still in quarantine."""
+    cutoff = quarantine_cutoff()
+    return Q() if cutoff is None else Q(retired_at__gt=cutoff)
+
+
+def taken_keys(keys: list[str], check_retired: bool = True) -> set[str]:
+    """Those of `keys` that are held by a user or retired and in quarantine.
+
+    `check_retired=False` skips the retired numbers, for a caller that knows there are none.
+    """
+    card, retired = Card._meta.db_table, RetiredNumber._meta.db_table
+    taken = {
+        k for (k,) in db.select_in(f"SELECT number_key FROM {card} WHERE number_key IN_LIST", keys)
+    }
+    by_hash = {numbers.retired_hash(k): k for k in keys if k not in taken} if check_retired else {}
     if by_hash:
-        retired = RetiredNumber.objects.filter(quarantine_filter(), number_hash__in=list(by_hash))
-        taken.update(by_hash[h] for h in retired.values_list("number_hash", flat=True))
+        sql = f"SELECT number_hash FROM {retired} WHERE number_hash IN_LIST"
+        cutoff = quarantine_cutoff()
+        after = []
+        if cutoff is not None:
+            sql += " AND retired_at > %s"
+            after = [db.adapt_datetime(cutoff)]
+        taken.update(by_hash[h] for (h,) in db.select_in(sql, list(by_hash), after=after))
     return taken
 
 
 def quarantined_count(length: int) -> int:
-    days = config.get("cards.retired-quarantine-days")
-    if days == 0:
-        return 0
-    return RetiredNumber.objects.filter(quarantine_filter(), keypad_length=length).count()
+    """Retired numbers of `length` digits still in quarantine."""
+    return _quarantined(length).count()
+
+
+def any_quarantined(length: int) -> bool:
+    return _quarantined(length).exists()
+
+
+def _quarantined(length: int):
+    if config.get("cards.retired-quarantine-days") == 0:
+        return RetiredNumber.objects.none()
+    return RetiredNumber.objects.filter(quarantine_filter(), keypad_length=length)
 
 
 def cards_of(user: User) -> dict[str, Card]:

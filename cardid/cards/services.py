@@ -276,16 +276,14 @@ def generate(
         )
     except PolicyError as e:
         raise Invalid(str(e)) from None
-    result.skipped = result.total - to_issue
-    if not replace and result.skipped:
-        result.messages.append(f"{result.skipped} user(s) skipped: they have a {slot} number")
     if progress:
         progress(result)
-    source = users if replace else blank
     last_id = 0
     while True:
+        # Walk the selection by id; each chunk finds its own users that already have a
+        # number (one indexed query), which stays cheap however many cards exist.
         chunk = list(
-            source.filter(id__gt=last_id).order_by("id").values_list("id", "username")[:CHUNK]
+            users.filter(id__gt=last_id).order_by("id").values_list("id", "username")[:CHUNK]
         )
         if not chunk:
             break
@@ -304,6 +302,10 @@ def generate(
         )
         if progress:
             progress(result)
+    if result.skipped:
+        result.messages.append(
+            f"{result.skipped} user(s) skipped: they already have a {slot} number"
+        )
     return result
 
 
@@ -333,10 +335,6 @@ def _generate_chunk(
             continue
         result.issued += issued
         result.skipped += skipped
-        if skipped:
-            result.messages.append(
-                f"{skipped} user(s) skipped: their {slot} number was set meanwhile"
-            )
         return
     result.failed += len(chunk)
     result.messages.append(
@@ -347,10 +345,17 @@ def _generate_chunk(
 
 def _issue_chunk(chunk, *, slot, replace, policy, actor, notify, reason, origin, label):
     ids = [uid for uid, _ in chunk]
-    old = dict(Card.objects.filter(user_id__in=ids, slot=slot).values_list("user_id", "number_key"))
+    card_table = Card._meta.db_table
+    old = dict(
+        db.select_in(
+            f"SELECT user_id, number_key FROM {card_table} WHERE slot = %s AND user_id IN_LIST",
+            ids,
+            before=[slot],
+        )
+    )
     skipped = 0
     if not replace and old:
-        # Filled by someone else since the chunk was read: only-blank leaves them alone.
+        # Only where blank: users with a number (also one set meanwhile) are left alone.
         chunk = [(uid, name) for uid, name in chunk if uid not in old]
         ids = [uid for uid, _ in chunk]
         skipped = len(old)
@@ -358,25 +363,32 @@ def _issue_chunk(chunk, *, slot, replace, policy, actor, notify, reason, origin,
         return 0, skipped
     # Sorted, so that concurrent writers insert into the unique index in one order and
     # rarely deadlock; which user gets which random number stays random.
-    drawn = sorted(generator.draw_exactly(policy, len(chunk), selectors.taken_keys))
+    # Hashing every candidate to check it against retired numbers is skipped when no number
+    # of this length is in quarantine (checked inside this chunk's transaction).
+    check_retired = selectors.any_quarantined(policy.length)
+    drawn = sorted(
+        generator.draw_exactly(
+            policy, len(chunk), lambda keys: selectors.taken_keys(keys, check_retired)
+        )
+    )
     now = timezone.now()
     at = db.adapt_datetime(now)
     if replace and old:
-        other = dict(
-            Card.objects.filter(user_id__in=list(old))
-            .exclude(slot=slot)
-            .values_list("user_id", "number_key")
-        )
+        # A number is unique across both slots, so the replaced one is not kept elsewhere.
         db.insert_rows(
             RetiredNumber,
             ("number_hash", "keypad_length", "user", "slot", "retired_at"),
             (
                 (numbers.retired_hash(k), numbers.keypad_length(k), uid, slot, at)
                 for uid, k in old.items()
-                if other.get(uid) != k
             ),
         )
-        Card.objects.filter(user_id__in=list(old), slot=slot).delete()
+        db.select_in(
+            f"DELETE FROM {card_table} WHERE slot = %s AND user_id IN_LIST",
+            list(old),
+            before=[slot],
+            fetch=False,
+        )
     length = policy.length
     db.insert_rows(
         Card,
