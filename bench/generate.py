@@ -205,16 +205,17 @@ def main() -> None:
             for users in [int(s) for s in args.sizes.split(",")]:
                 env = database_env(kind, Path(tmp))
                 run_phase("setup", users, env)
-                limit = run_phase("limit", users, env)["seconds"]
+                limits = run_phase("limit", users, env)
                 ours = run_phase("generate", users, env)
-                ratio = ours["seconds"] / limit
                 row = {
                     "db": kind,
                     "users": users,
-                    "limit_s": limit,
+                    "limit_s": limits["seconds"],
                     "generate_s": ours["seconds"],
-                    "ratio": ratio,
+                    "ratio": ours["seconds"] / limits["seconds"],
                     "peak_mb": ours["peak_mb"],
+                    "with_audit_s": limits["with_audit"],
+                    "ratio_with_audit": ours["seconds"] / limits["with_audit"],
                 }
                 print(json.dumps(row), flush=True)
                 rows.append(row)
@@ -230,8 +231,8 @@ def write_results(rows: list[dict]) -> None:
         "database; peak memory <= 400 MB at 1M users. Generation includes the audit "
         "row per user and the policy check; the limit inserts only the card rows.\n",
         "| database | users | limit (raw executemany) | generate | ratio | ratio target "
-        "| peak memory | memory target |",
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+        "| peak memory | memory target | reference: raw cards + audit rows | ratio to it |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |",
     ]
     for r in rows:
         ratio_ok = ("met" if r["ratio"] <= 2.0 else "MISSED") if r["users"] == 100_000 else "—"
@@ -239,7 +240,8 @@ def write_results(rows: list[dict]) -> None:
         lines.append(
             f"| {r['db']} | {r['users']:,} | {r['limit_s']:.2f} s | "
             f"{r['generate_s']:.2f} s | {r['ratio']:.2f} | {ratio_ok} | "
-            f"{r['peak_mb']:.0f} MB | {mem_ok} |"
+            f"{r['peak_mb']:.0f} MB | {mem_ok} | {r['with_audit_s']:.2f} s | "
+            f"{r['ratio_with_audit']:.2f} |"
         )
     results = HERE / "RESULTS.md"
     if not results.exists():
