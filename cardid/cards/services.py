@@ -430,12 +430,9 @@ def _issue_chunk(chunk, *, slot, replace, policy, actor, notify, reason, origin,
 
 def queue_notifications(*, user_ids: list[int], slot: str, reason: str, at=None) -> None:
     """Queue one card notification per user, in the caller's transaction."""
-    at = at if at is not None else db.adapt_datetime(timezone.now())
-    db.insert_rows(
-        OutboxMessage,
-        ("user", "slot", "reason", "status", "attempts", "last_error", "created_at"),
-        ((uid, slot, reason, OutboxMessage.Status.PENDING, 0, "", at) for uid in user_ids),
-    )
+    from cardid.notifications import services as notifications
+
+    notifications.queue(user_ids=user_ids, slot=slot, reason=reason, at=at)
 
 
 # -- import and export -----------------------------------------------------------------------

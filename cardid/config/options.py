@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cardid.notifications import templating
+
 
 class OptionError(ValueError):
     """A key that does not exist or a value that does not fit its option."""
@@ -86,6 +88,12 @@ class Option:
         text = "" if raw is None else str(raw)
         if "\x00" in text:
             raise OptionError(f"{self.key} must not contain NUL characters")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise OptionError(
+                f"{self.key} is not valid UTF-8 text; save it as UTF-8 and try again"
+            ) from None
         return text.strip() if self.kind != "secret" else text
 
     def display(self, value: Any) -> str:
@@ -111,6 +119,14 @@ def _quarantine(value: int) -> str | None:
     if value < -1:
         return "must be -1 (never reuse), 0 (reuse at once) or a number of days"
     return None
+
+
+def _subject(value: str) -> str | None:
+    return templating.check(value, one_line=True)
+
+
+def _body(value: str) -> str | None:
+    return templating.check(value)
 
 
 def _address(value: str) -> str | None:
@@ -265,8 +281,16 @@ _ALL = [
         False,
         "notify users when they generate their own number",
     ),
-    Option("notify.card.subject", "str", DEFAULT_SUBJECT, "subject of the Card/ID notification"),
-    Option("notify.card.body", "str", DEFAULT_BODY, "body of the Card/ID notification"),
+    Option(
+        "notify.card.subject",
+        "str",
+        DEFAULT_SUBJECT,
+        "subject of the Card/ID notification",
+        check=_subject,
+    ),
+    Option(
+        "notify.card.body", "str", DEFAULT_BODY, "body of the Card/ID notification", check=_body
+    ),
     Option("smtp.host", "str", "", "SMTP server"),
     Option(
         "smtp.port",
@@ -278,6 +302,10 @@ _ALL = [
     ),
     Option("smtp.security", "choice", "none", "encryption", choices=("none", "starttls", "tls")),
     Option("smtp.verify-certificate", "bool", True, "reject untrusted certificates"),
+    Option("smtp.ca-file", "str", "", "CA certificate file to trust (blank: the system's)"),
+    Option(
+        "smtp.timeout", "int", 30, "seconds to wait for the SMTP server", minimum=1, maximum=600
+    ),
     Option("smtp.username", "str", "", "SMTP login (blank: none)"),
     Option("smtp.password", "secret", "", "SMTP password"),
     Option("smtp.from", "str", "", "sender address", check=_address),

@@ -24,7 +24,11 @@ class OutboxMessage(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A sender claims a batch for a while; a sender that dies lets its claim run out.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    sent_to = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
 

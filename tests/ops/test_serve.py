@@ -101,3 +101,40 @@ def test_worker_batch_runs_what_is_queued_then_exits(cli, subprocess_env):
     assert job.status == Job.Status.SUCCEEDED
     assert job.counts == {"issued": 1, "skipped": 0, "failed": 0}
     assert Card.objects.filter(slot="secondary").count() == 1
+
+
+def test_the_worker_delivers_queued_notifications(subprocess_env):
+    from cardid.cards import services as cards
+    from cardid.config import services as config
+    from cardid.notifications.models import OutboxMessage
+    from tests.factories import ADMIN
+    from tests.mailserver import MailServer
+
+    server = MailServer().start()
+    try:
+        for key, value in {
+            "smtp.host": "127.0.0.1",
+            "smtp.port": str(server.port),
+            "smtp.from": "cardid@example.org",
+        }.items():
+            config.set_value(key=key, raw=value, actor=ADMIN)
+        ann = make_user(email="ann@example.org")
+        cards.generate(
+            selection=cards.Selection(usernames=[ann.username]),
+            slot="primary",
+            replace=False,
+            actor=ADMIN,
+            notify=True,
+        )
+        r = subprocess.run(
+            [sys.executable, "-m", "cardid", "worker", "--batch"],
+            env=subprocess_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 0, r.stderr
+        assert OutboxMessage.objects.get().status == "sent"
+        assert [m.recipients for m in server.received] == [["ann@example.org"]]
+    finally:
+        server.stop()

@@ -1,25 +1,41 @@
-"""cardid worker: run background jobs (bulk generation, sync, notifications)."""
+"""cardid worker: run background jobs and the periodic housekeeping (notification delivery)."""
 
 from django.core.management import call_command
 
 from cardid.commands import CardidCommand
+from cardid.ops import periodic
 
 
 class Command(CardidCommand):
-    help = "Run the task worker: takes queued jobs from the database and runs them."
+    help = (
+        "Run the task worker: takes queued jobs from the database and runs them, and "
+        "every few seconds delivers due notifications."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--batch", action="store_true", help="run what is queued, then exit (for cron)"
+            "--batch",
+            action="store_true",
+            help="run what is queued and due once, then exit (for cron)",
         )
         parser.add_argument(
             "--interval",
             type=float,
             default=1.0,
-            help="seconds between polls when idle (default 1)",
+            help="seconds between polls for jobs when idle (default 1)",
+        )
+        parser.add_argument(
+            "--periodic-interval",
+            type=float,
+            default=5.0,
+            help="seconds between housekeeping rounds (default 5)",
         )
 
-    def handle(self, *args, batch=False, interval=1.0, **opts):
+    def handle(self, *args, batch=False, interval=1.0, periodic_interval=5.0, **opts):
+        if batch:
+            periodic.run_once()
+        else:
+            periodic.start_ticker(periodic_interval)
         call_command(
             "db_worker",
             queue_name="*",
@@ -29,3 +45,5 @@ class Command(CardidCommand):
             startup_delay=False,
             verbosity=opts.get("verbosity", 1),
         )
+        if batch:
+            periodic.run_once()

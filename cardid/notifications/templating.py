@@ -1,0 +1,58 @@
+"""`%field%` templates of the Card/ID notification, in the reference product's style
+(no Django import)."""
+
+import re
+
+FIELDS = {
+    "user": "the username",
+    "full_name": "the user's full name",
+    "email": "the user's e-mail address",
+    "card_number": "the new number",
+    "id_num": "the primary number (the reference product's name for it)",
+    "primary_card_number": "the primary number",
+    "secondary_card_number": "the secondary number",
+    "department": "the user's department",
+    "office": "the user's office",
+    "date": "today's date",
+}
+
+PLACEHOLDER = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")
+
+
+def unknown_fields(template: str) -> list[str]:
+    """Placeholders in `template` that are not fields, in order of appearance."""
+    seen = []
+    for name in PLACEHOLDER.findall(template):
+        if name.lower() not in FIELDS and name not in seen:
+            seen.append(name)
+    return seen
+
+
+def check(template: str, *, one_line: bool = False) -> str | None:
+    """What is wrong with `template`, or None."""
+    try:
+        template.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the text is not valid UTF-8; save it as UTF-8 and try again"
+    bad = unknown_fields(template)
+    if bad:
+        known = ", ".join(f"%{f}%" for f in FIELDS)
+        return f"unknown placeholder {', '.join(f'%{b}%' for b in bad)}; the fields are {known}"
+    if one_line and ("\n" in template or "\r" in template):
+        return "a subject is one line"
+    return None
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Replace every known `%field%`; anything else is left as written."""
+
+    def sub(match: re.Match) -> str:
+        name = match.group(1).lower()
+        return values.get(name, "") if name in FIELDS else match.group(0)
+
+    return PLACEHOLDER.sub(sub, template)
+
+
+def one_line(text: str) -> str:
+    """A header value: line breaks (a header-injection attempt) become spaces."""
+    return " ".join(text.split())
