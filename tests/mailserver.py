@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) on a free loopback port, with faults to inject."""
 
+import asyncio
 import email
 import socket
 import threading
@@ -30,6 +31,7 @@ class Faults:
     data_answers: list[str] = field(default_factory=list)  # answers to the next DATA commands
     mail_answer: str | None = None  # e.g. "421 try later" for every MAIL FROM
     drop_after: int | None = None  # accept this many more messages, then drop the connection
+    delay: float = 0.0  # seconds to think before answering DATA
 
 
 class Handler:
@@ -52,6 +54,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.faults.delay:
+            await asyncio.sleep(self.faults.delay)
         if self.faults.drop_after is not None:
             if self.faults.drop_after <= 0:
                 server.transport.close()

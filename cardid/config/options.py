@@ -302,6 +302,14 @@ _ALL = [
     ),
     Option("smtp.security", "choice", "none", "encryption", choices=("none", "starttls", "tls")),
     Option("smtp.verify-certificate", "bool", True, "reject untrusted certificates"),
+    Option(
+        "smtp.connections",
+        "int",
+        3,
+        "SMTP connections used at once to deliver notifications",
+        minimum=1,
+        maximum=10,
+    ),
     Option("smtp.ca-file", "str", "", "CA certificate file to trust (blank: the system's)"),
     Option(
         "smtp.timeout", "int", 30, "seconds to wait for the SMTP server", minimum=1, maximum=600

@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 import smtplib
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import formataddr
@@ -23,14 +24,18 @@ from cardid.config import services as config
 from cardid.directory.models import User
 from cardid.directory.selectors import get_user
 from cardid.errors import CardidError, Invalid
-from cardid.notifications import mail, templating
+from cardid.notifications import mail, templating, transmit
 from cardid.notifications.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 Status = OutboxMessage.Status
 BATCH = 200
-LEASE = timedelta(minutes=10)
+# How long a sender's claim on a batch lasts; a killed sender's batch waits this long.
+LEASE = timedelta(minutes=2)
+# Accepted messages are recorded as sent once this many have gathered or the oldest has
+# waited this long: a sender killed mid-batch resends at most these, Message-IDs unchanged.
+MARK_EVERY, MARK_AFTER = 16, 0.05
 MAX_ATTEMPTS = 12  # back-off 1, 2, 4 … 360 minutes: about a day and a half of trying
 _ADDRESS = re.compile(r"[^@\s<>\"(),;:\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 
@@ -75,6 +80,10 @@ def queue(*, user_ids: list[int], slot: str, reason: str, at=None) -> None:
 # -- rendering --------------------------------------------------------------------------------
 
 
+def _today() -> str:
+    return timezone.localdate().isoformat()
+
+
 def _fields(user: User, numbers: dict[str, str], slot: str) -> dict[str, str]:
     return {
         "user": user.username,
@@ -86,7 +95,7 @@ def _fields(user: User, numbers: dict[str, str], slot: str) -> dict[str, str]:
         "id_num": numbers.get("primary", ""),
         "primary_card_number": numbers.get("primary", ""),
         "secondary_card_number": numbers.get("secondary", ""),
-        "date": timezone.localdate().isoformat(),
+        "date": _today(),
     }
 
 
@@ -149,13 +158,14 @@ def deliver_due(*, force: bool = False, max_batches: int | None = None) -> Deliv
         return report
     settings = mail.current_settings()
     templates = config.get_many("notify.card.subject", "notify.card.body")
+    connections = config.get("smtp.connections")
     batches = 0
     while max_batches is None or batches < max_batches:
         ids = _claim(force)
         if not ids:
             break
         batches += 1
-        part = _send_batch(ids, settings, templates)
+        part = _send_batch(ids, settings, templates, connections)
         report.add(part)
         if part.retrying:
             # The server is refusing or gone: what is left waits for its back-off.
@@ -190,7 +200,9 @@ def message_id(msg: OutboxMessage, sender: str) -> str:
     return f"<cardid-outbox-{msg.pk}.{int(msg.created_at.timestamp())}@{domain}>"
 
 
-def _send_batch(ids: list[int], settings: mail.SmtpSettings, templates: dict) -> DeliveryReport:
+def _send_batch(
+    ids: list[int], settings: mail.SmtpSettings, templates: dict, connections: int
+) -> DeliveryReport:
     report = DeliveryReport()
     messages = list(OutboxMessage.objects.filter(id__in=ids).select_related("user").order_by("id"))
     numbers: dict[tuple[int, str], str] = {}
@@ -199,63 +211,57 @@ def _send_batch(ids: list[int], settings: mail.SmtpSettings, templates: dict) ->
         "user_id", "slot", "number"
     ):
         numbers[(uid, slot)] = number
-    backend = mail.Backend(settings)
-    opened = False
-    try:
-        for i, msg in enumerate(messages):
+
+    def outgoing():
+        for msg in messages:
             verdict = _precheck(msg, numbers)
             if verdict:
                 _finish(msg, *verdict, report=report)
-                continue
-            user = msg.user
-            own = {
-                s: numbers[(user.id, s)]
-                for s in ("primary", "secondary")
-                if (user.id, s) in numbers
-            }
-            values = _fields(user, own, msg.slot)
-            email = EmailMessage(
-                subject=templating.one_line(
-                    templating.render(templates["notify.card.subject"], values)
-                ),
-                body=templating.render(templates["notify.card.body"], values),
-                from_email=settings.sender,
-                to=[formataddr((templating.one_line(user.full_name), user.email))],
-                headers={"Message-ID": message_id(msg, settings.sender)},
-            )
-            if not opened:
-                try:
-                    backend.open()
-                except (OSError, smtplib.SMTPException) as e:
-                    # Refused, timed out, TLS or login refused: nothing can be sent now, so
-                    # every message still in hand waits for its back-off.
-                    _retry(messages[i:], _describe(e), report)
-                    return report
-                opened = True
-            try:
-                backend.send_messages([email])
-            except smtplib.SMTPRecipientsRefused as e:
-                code, answer = next(iter(e.recipients.values()))
-                _failure(msg, code, answer, report)
-            except smtplib.SMTPResponseException as e:
-                if e.smtp_code >= 500:
-                    _failure(msg, e.smtp_code, e.smtp_error, report)
-                else:
-                    _retry(messages[i:], f"{e.smtp_code} {_text(e.smtp_error)}", report)
-                    return report
-            except (OSError, smtplib.SMTPException) as e:
-                # Dropped or timed out mid-batch: the rest waits for its back-off.
-                _retry(messages[i:], _describe(e), report)
-                return report
             else:
-                _finish(msg, Status.SENT, "", report=report, sent_to=user.email)
-    finally:
-        if opened:
-            try:
-                backend.close()
-            except (OSError, smtplib.SMTPException):
-                pass
+                yield _render(msg, numbers, settings.sender, templates)
+
+    deferred: list[OutboxMessage] = []
+    failing, lost = None, ""
+    accepted: list[transmit.Outcome] = []
+    since = 0.0
+    for ready in transmit.send_all(outgoing(), settings, connections):
+        sent = [o for o in ready if o.kind == transmit.SENT]
+        if sent and not accepted:
+            since = time.monotonic()
+        accepted += sent
+        if accepted and (len(accepted) >= MARK_EVERY or time.monotonic() - since >= MARK_AFTER):
+            _mark_sent(accepted, report)
+            accepted = []
+        for outcome in ready:
+            msg = outcome.item.key
+            if outcome.kind == transmit.FAILED:
+                _finish(msg, Status.FAILED, outcome.error, report=report)
+            elif outcome.connection_lost and failing is None:
+                failing, lost = msg, outcome.error
+            elif outcome.connection_lost or outcome.kind == transmit.UNSENT:
+                deferred.append(msg)
+            elif outcome.kind == transmit.DEFER:  # a temporary refusal of this one message
+                _retry([msg], outcome.error, report)
+    _mark_sent(accepted, report)
+    if failing is not None:
+        # The message whose sending failed goes first: it is the one that counts an attempt.
+        _retry([failing, *deferred], lost, report)
     return report
+
+
+def _render(msg: OutboxMessage, numbers, sender: str, templates: dict) -> transmit.Outgoing:
+    user = msg.user
+    own = {s: numbers[(user.id, s)] for s in ("primary", "secondary") if (user.id, s) in numbers}
+    values = _fields(user, own, msg.slot)
+    email = EmailMessage(
+        subject=templating.one_line(templating.render(templates["notify.card.subject"], values)),
+        body=templating.render(templates["notify.card.body"], values),
+        from_email=sender,
+        to=[formataddr((templating.one_line(user.full_name), user.email))],
+        headers={"Message-ID": message_id(msg, sender)},
+    )
+    # Django builds the message; it goes out over the connection of Django's backend.
+    return transmit.Outgoing(msg, sender, user.email, email.message().as_bytes(linesep="\r\n"))
 
 
 def _precheck(msg: OutboxMessage, numbers) -> tuple[str, str] | None:
@@ -269,6 +275,23 @@ def _precheck(msg: OutboxMessage, numbers) -> tuple[str, str] | None:
     if not _ADDRESS.fullmatch(user.email):
         return Status.FAILED, f"the user's e-mail address {user.email[:80]!r} is not valid"
     return None
+
+
+def _mark_sent(outcomes: list[transmit.Outcome], report: DeliveryReport) -> None:
+    """Record the server's acceptance of these messages: one statement, its own commit."""
+    if not outcomes:
+        return
+    table, users = OutboxMessage._meta.db_table, User._meta.db_table
+    db.select_in(
+        f"UPDATE {table} SET status = %s, sent_at = %s, attempts = attempts + 1, "
+        f"last_error = '', lease_until = NULL, lease_token = '', "
+        f"sent_to = COALESCE((SELECT email FROM {users} WHERE {users}.id = {table}.user_id), '') "
+        "WHERE id IN_LIST",
+        [o.item.key.pk for o in outcomes],
+        before=[Status.SENT, db.adapt_datetime(timezone.now())],
+        fetch=False,
+    )
+    report.sent += len(outcomes)
 
 
 def _finish(
@@ -326,18 +349,8 @@ def _retry(messages: list[OutboxMessage], error: str, report: DeliveryReport) ->
     log.warning("notification delivery deferred: %s", error)
 
 
-def _text(answer) -> str:
-    return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
-
-
-def _describe(e: Exception) -> str:
-    if isinstance(e, smtplib.SMTPAuthenticationError):
-        return f"login refused: {e.smtp_code} {_text(e.smtp_error)}"
-    if isinstance(e, TimeoutError) or "timed out" in str(e):
-        return "the SMTP server did not answer in time"
-    if isinstance(e, ConnectionRefusedError):
-        return "the SMTP server refused the connection (is it running?)"
-    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+_text = transmit.text
+_describe = transmit.describe
 
 
 # -- the administrator's view -----------------------------------------------------------------
