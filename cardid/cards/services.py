@@ -204,13 +204,18 @@ class Selection:
     usernames: list[str] = field(default_factory=list)
     group: str | None = None
     all: bool = False
+    source: str | None = None  # the enabled users a sync source manages
 
     def queryset(self) -> QuerySet[User]:
-        chosen = sum([bool(self.usernames), self.group is not None, self.all])
+        chosen = sum(
+            [bool(self.usernames), self.group is not None, self.all, self.source is not None]
+        )
         if chosen != 1:
             raise Invalid("choose the users: a list of users, one group, or all users")
         if self.all:
             return User.objects.all()
+        if self.source is not None:
+            return User.objects.filter(source=self.source, enabled=True)
         if self.group is not None:
             return User.objects.filter(membership__group=get_group(self.group))
         return User.objects.filter(id__in=[u.id for u in users_by_names(self.usernames)])

@@ -260,6 +260,14 @@ _ALL = [
     ),
     Option("sync.file.path", "str", "", "CSV or TSV file of users"),
     Option("sync.program.path", "str", "", "custom user-directory program (a command line)"),
+    Option(
+        "sync.program.timeout",
+        "int",
+        120,
+        "seconds one call of the sync program may take",
+        minimum=1,
+        maximum=3600,
+    ),
     Option("sync.additional-groups-file", "str", "", "file of 'group: username' lines"),
     Option("sync.schedule", "schedule", "off", "daily sync time HH:MM, or off"),
     # Notifications.

@@ -55,3 +55,41 @@ class Membership(models.Model):
 
 def username_key(username: str) -> str:
     return username.strip().lower()
+
+
+class SyncRun(models.Model):
+    """One run of the user/group sync, with what it did or why it stopped."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        GUARD_STOPPED = "guard-stopped"
+
+    source = models.CharField(max_length=20)
+    trigger = models.CharField(max_length=20, default="manual")  # manual | schedule
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    actor = models.CharField(max_length=200)
+    counts = models.JSONField(default=dict)
+    errors = models.JSONField(default=list)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"sync {self.pk} ({self.status})"
+
+
+class SyncLock(models.Model):
+    """One row per source kind; a run takes it with one conditional UPDATE."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    holder = models.CharField(max_length=100, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
