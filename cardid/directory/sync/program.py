@@ -55,7 +55,8 @@ class ProgramSource:
                 f"the sync program printed text that is not UTF-8 on "
                 f"`{' '.join(verb)}` (position {e.start})"
             ) from None
-        return [line for line in text.splitlines() if line.strip()]
+        # Blank lines are skipped; a line of tabs is a record (and a malformed one).
+        return [line for line in text.splitlines() if line.strip(" ")]
 
     def test(self) -> str:
         lines = self.call("is-valid")
