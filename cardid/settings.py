@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "cardid.cards",
     "cardid.jobs",
     "cardid.notifications",
+    "cardid.api",
     "cardid.ops",
 ]
 

@@ -2,8 +2,12 @@
 
 from django.urls import path
 
+from cardid.api import xmlrpc
+from cardid.api.rest import api
 from cardid.ops import views as ops_views
 
 urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
+    path("api/v1/", api.urls),
+    path("rpc/api/xmlrpc", xmlrpc.endpoint, name="xmlrpc"),
 ]

@@ -67,7 +67,12 @@ def clear_number(*, username: str, slot: str, actor: Actor) -> bool:
 
 @transaction.atomic
 def change_numbers(
-    *, user: User, changes: dict[str, str | None], actor: Actor, origin: str = Card.Origin.MANUAL
+    *,
+    user: User,
+    changes: dict[str, str | None],
+    actor: Actor,
+    origin: str = Card.Origin.MANUAL,
+    move_within_user: bool = False,
 ) -> list[str]:
     """Set or clear (None) one or both slots as one change, checked on its result.
 
@@ -78,6 +83,14 @@ def change_numbers(
     # Lock the user's row so two changes to one user's numbers queue up.
     User.objects.select_for_update().filter(pk=user.pk).first()
     current = {c.slot: c for c in Card.objects.filter(user=user)}
+    if move_within_user:
+        # Setting one slot to the number in the user's other slot moves it there (scripts
+        # that swap the two numbers one property at a time rely on this).
+        for s, v in list(wanted.items()):
+            other = "secondary" if s == "primary" else "primary"
+            held = current.get(other)
+            if v and other not in wanted and held and held.number_key == numbers.key(v):
+                wanted[other] = None
     final = {s: (c.number if c else None) for s, c in ((s, current.get(s)) for s in numbers.SLOTS)}
     final.update(wanted)
     keys = {s: numbers.key(n) for s, n in final.items() if n is not None}

@@ -48,6 +48,31 @@ def add_user(*, username: str, actor: Actor, source: str = "local", **details: s
 
 
 @transaction.atomic
+def update_user(*, user: User, actor: Actor, enabled: bool | None = None, **details: str) -> User:
+    """Change a user's details and/or enabled flag; audited."""
+    unknown = set(details) - set(USER_FIELDS)
+    if unknown:
+        raise Invalid(f"unknown user field(s): {', '.join(sorted(unknown))}")
+    changed = []
+    for k, v in details.items():
+        v = (v or "").strip()
+        if any(c in v for c in "\r\n\x00"):
+            raise Invalid(f"{k} must be one line of text")
+        if getattr(user, k) != v:
+            setattr(user, k, v)
+            changed.append(k)
+    if enabled is not None and user.enabled != enabled:
+        user.enabled = enabled
+        changed.append("enabled" if enabled else "disabled")
+    if changed:
+        user.save()
+        audit.record(
+            actor=actor, action="user.updated", target=user.username, detail=", ".join(changed)
+        )
+    return user
+
+
+@transaction.atomic
 def add_group(*, name: str, actor: Actor) -> Group:
     clean = (name or "").strip()
     if not clean or len(clean) > 200:

@@ -1,0 +1,40 @@
+"""API tokens (stored hashed) and the counters that protect look-ups."""
+
+from django.db import models
+
+
+class ApiToken(models.Model):
+    class Scope(models.TextChoices):
+        READ = "read"  # read users and numbers, job status
+        LOOKUP = "lookup"  # terminals: turn a number into a user, register cards
+        WRITE = "write"  # everything, including changes
+
+    name = models.CharField(max_length=100, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    allowed_addresses = models.JSONField(default=list)  # IPs or CIDR ranges; empty: any
+    conversion_rule = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LookupCounter(models.Model):
+    """Failed look-ups of one client, or of one number, in one window."""
+
+    key = models.CharField(max_length=100)  # "client:<token or address>" | "number:<hash>"
+    window_start = models.DateTimeField()
+    misses = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="lookup_counter_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.misses}"

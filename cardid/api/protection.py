@@ -1,0 +1,100 @@
+"""Look-up protection: failed look-ups are counted per client and per number in the
+database, so the limits hold across every server process."""
+
+import hashlib
+import time
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from cardid.api.models import LookupCounter
+from cardid.cards import services as cards
+from cardid.config import services as config
+from cardid.directory.models import User
+from cardid.errors import CardidError
+
+# Wrong PINs for one number before that number is refused for the rest of the window.
+NUMBER_MAX_MISSES = 10
+MAX_DELAY = 1.0  # seconds: the slow-down after repeated misses grows to this
+
+
+class TooManyMisses(CardidError):
+    """The client or the number is locked out until the window has passed."""
+
+
+def _window() -> tuple[datetime, int, int]:
+    o = config.get_many("api.lookup.max-misses", "api.lookup.window-minutes")
+    minutes = o["api.lookup.window-minutes"]
+    now = timezone.now()
+    start = now - timedelta(
+        minutes=now.minute % minutes, seconds=now.second, microseconds=now.microsecond
+    )
+    return start, o["api.lookup.max-misses"], minutes
+
+
+def _number_key(number: str) -> str:
+    return "number:" + hashlib.sha256(number.strip().lower().encode()).hexdigest()[:40]
+
+
+def misses(key: str, since: datetime) -> int:
+    return (
+        LookupCounter.objects.filter(key=key, window_start__gte=since).aggregate(n=Sum("misses"))[
+            "n"
+        ]
+        or 0
+    )
+
+
+def _count_miss(key: str, window_start: datetime) -> int:
+    for _ in range(3):
+        n = LookupCounter.objects.filter(key=key, window_start=window_start).update(
+            misses=F("misses") + 1
+        )
+        if n:
+            break
+        try:
+            with transaction.atomic():
+                LookupCounter.objects.create(key=key, window_start=window_start, misses=1)
+            break
+        except IntegrityError:
+            continue  # another process created it meanwhile: count again
+    return misses(key, window_start)
+
+
+def lookup(*, client: str, number: str, pin: str | None = None) -> User | None:
+    """The owner of `number` (and PIN), counting a miss against the client and the number.
+
+    No such number and a wrong PIN give the same answer (None)."""
+    start, max_misses, minutes = _window()
+    ckey, nkey = f"client:{client}"[:100], _number_key(number)
+    if misses(ckey, start) >= max_misses:
+        raise TooManyMisses(
+            f"too many failed look-ups from this client; try again after {minutes} minutes"
+        )
+    if pin is not None and misses(nkey, start) >= NUMBER_MAX_MISSES:
+        raise TooManyMisses(
+            f"too many failed look-ups of this number; try again after {minutes} minutes"
+        )
+    user = cards.lookup(number=number, pin=pin)
+    if user is None:
+        n = _count_miss(ckey, start)
+        if pin is not None:
+            _count_miss(nkey, start)
+        # Slow down a client that keeps missing: a terminal mistypes now and then, a walk
+        # through the number space misses all the time.
+        time.sleep(min(MAX_DELAY, 0.01 * max(0, n - 10)))
+    return user
+
+
+def failed_lookups() -> list[tuple[str, int]]:
+    """Clients with failed look-ups in the current window, most first."""
+    start, _, _ = _window()
+    rows = (
+        LookupCounter.objects.filter(window_start__gte=start, key__startswith="client:")
+        .values_list("key")
+        .annotate(n=Sum("misses"))
+        .order_by("-n")
+    )
+    return [(k.removeprefix("client:"), n) for k, n in rows]

@@ -1,0 +1,297 @@
+"""The REST API under /api/v1/ (django-ninja): thin handlers over the services."""
+
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema
+from ninja.security import HttpBearer
+
+from cardid.api import protection, tokens
+from cardid.api.models import ApiToken
+from cardid.audit.actor import Actor
+from cardid.cards import services as cards
+from cardid.cards.models import Card
+from cardid.directory import selectors as directory
+from cardid.directory.models import User
+from cardid.errors import CardidError, Conflict, Invalid, NotFound
+from cardid.jobs import services as jobs
+from cardid.jobs.models import Job
+
+api = NinjaAPI(
+    title="cardid",
+    version="1",
+    urls_namespace="api-v1",
+    description="Card/ID numbers: users, numbers, generation, look-up, sync.",
+)
+
+
+def client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+class TokenAuth(HttpBearer):
+    def __init__(self, need: str):
+        super().__init__()
+        self.need = need
+
+    def __call__(self, request):
+        header = request.headers.get("Authorization", "")
+        if not header.lower().startswith("bearer "):
+            raise tokens.Denied(401, "an API token is required: Authorization: Bearer TOKEN")
+        return self.authenticate(request, header[7:].strip())
+
+    def authenticate(self, request, token: str) -> ApiToken:
+        return tokens.authenticate(token, address=client_address(request), need=self.need)
+
+
+READ, LOOKUP, WRITE = TokenAuth("read"), TokenAuth("lookup"), TokenAuth("write")
+
+
+def actor(request) -> Actor:
+    return Actor(f"token:{request.auth.name}", "api")
+
+
+@api.exception_handler(tokens.Denied)
+def denied(request, exc: tokens.Denied):
+    return api.create_response(request, {"detail": exc.message}, status=exc.status)
+
+
+@api.exception_handler(CardidError)
+def domain_error(request, exc: CardidError):
+    status = (
+        404
+        if isinstance(exc, NotFound)
+        else 409
+        if isinstance(exc, Conflict)
+        else (429 if isinstance(exc, protection.TooManyMisses) else 400)
+    )
+    return api.create_response(request, {"detail": str(exc)}, status=status)
+
+
+# -- schemas ----------------------------------------------------------------------------------
+
+
+class Error(Schema):
+    detail: str
+
+
+class UserOut(Schema):
+    username: str
+    full_name: str
+    email: str
+    department: str
+    office: str
+    enabled: bool
+    source: str
+
+
+class NumbersOut(Schema):
+    primary: str | None
+    secondary: str | None
+
+
+class NumberIn(Schema):
+    number: str
+
+
+class GenerateIn(Schema):
+    replace: bool = False
+    notify: bool | None = None
+
+
+class GroupGenerateIn(Schema):
+    slot: str = "primary"
+    replace: bool = False
+    notify: bool | None = None
+
+
+class GeneratedOut(Schema):
+    issued: int
+    skipped: int
+    number: str | None
+
+
+class JobOut(Schema):
+    id: int
+    kind: str
+    status: str
+    description: str
+    total: int
+    done: int
+    counts: dict
+    messages: list[str]
+    error: str
+
+
+class LookupIn(Schema):
+    number: str
+    pin: str | None = None
+
+
+class LookupOut(Schema):
+    username: str
+    full_name: str
+
+
+def user_out(u: User) -> dict:
+    return {
+        f: getattr(u, f)
+        for f in ("username", "full_name", "email", "department", "office", "enabled", "source")
+    }
+
+
+def job_out(j: Job) -> dict:
+    return {
+        "id": j.pk,
+        "kind": j.kind,
+        "status": j.status,
+        "description": j.description,
+        "total": j.total,
+        "done": j.done,
+        "counts": j.counts,
+        "messages": j.messages,
+        "error": j.error,
+    }
+
+
+def _slot(slot: str) -> str:
+    if slot not in ("primary", "secondary"):
+        raise Invalid(f"unknown slot {slot!r}; use primary or secondary")
+    return slot
+
+
+# -- users and numbers ------------------------------------------------------------------------
+
+
+@api.get("/users", response=list[UserOut], auth=READ, tags=["users"])
+def list_users(request, search: str = "", group: str = "", offset: int = 0, limit: int = 100):
+    """Users ordered by username; `search` matches username or full name."""
+    if offset < 0 or not 1 <= limit <= 1000:
+        raise Invalid("offset must be 0 or more and limit 1 to 1000")
+    qs = User.objects.order_by("username_key")
+    if group:
+        qs = qs.filter(membership__group=directory.get_group(group))
+    if search:
+        from django.db.models import Q
+
+        qs = qs.filter(Q(username_key__contains=search.lower()) | Q(full_name__icontains=search))
+    return [user_out(u) for u in qs[offset : offset + limit]]
+
+
+@api.get("/users/{username}", response={200: UserOut, 404: Error}, auth=READ, tags=["users"])
+def get_user(request, username: str):
+    return user_out(directory.get_user(username))
+
+
+@api.get(
+    "/users/{username}/numbers", response={200: NumbersOut, 404: Error}, auth=READ, tags=["numbers"]
+)
+def get_numbers(request, username: str):
+    held = dict(
+        Card.objects.filter(user=directory.get_user(username)).values_list("slot", "number")
+    )
+    return {"primary": held.get("primary"), "secondary": held.get("secondary")}
+
+
+@api.put(
+    "/users/{username}/numbers/{slot}",
+    response={200: NumbersOut, 400: Error, 404: Error, 409: Error},
+    auth=WRITE,
+    tags=["numbers"],
+)
+def set_number(request, username: str, slot: str, body: NumberIn):
+    cards.set_number(username=username, number=body.number, slot=_slot(slot), actor=actor(request))
+    return get_numbers(request, username)
+
+
+@api.delete(
+    "/users/{username}/numbers/{slot}",
+    response={200: NumbersOut, 404: Error},
+    auth=WRITE,
+    tags=["numbers"],
+)
+def clear_number(request, username: str, slot: str):
+    cards.clear_number(username=username, slot=_slot(slot), actor=actor(request))
+    return get_numbers(request, username)
+
+
+@api.post(
+    "/users/{username}/numbers/{slot}/generate",
+    response={200: GeneratedOut, 400: Error, 404: Error},
+    auth=WRITE,
+    tags=["numbers"],
+)
+def generate_for_user(request, username: str, slot: str, body: GenerateIn):
+    from cardid.config import services as config
+
+    user = directory.get_user(username)
+    notify = config.get("notify.card-admin-generated") if body.notify is None else body.notify
+    result = cards.generate(
+        selection=cards.Selection(usernames=[user.username]),
+        slot=_slot(slot),
+        replace=body.replace,
+        actor=actor(request),
+        notify=notify,
+    )
+    number = Card.objects.filter(user=user, slot=slot).values_list("number", flat=True).first()
+    return {"issued": result.issued, "skipped": result.skipped, "number": number}
+
+
+@api.post(
+    "/groups/{group}/generate",
+    response={202: JobOut, 400: Error, 404: Error},
+    auth=WRITE,
+    tags=["numbers"],
+)
+def generate_for_group(request, group: str, body: GroupGenerateIn):
+    """Starts a background job; poll /jobs/{id} for its progress."""
+    from cardid.config import services as config
+
+    g = directory.get_group(group)
+    who = actor(request)
+    notify = config.get("notify.card-admin-generated") if body.notify is None else body.notify
+    job = jobs.submit(
+        kind="generate",
+        actor=who,
+        params={
+            "group": g.name,
+            "slot": _slot(body.slot),
+            "replace": body.replace,
+            "notify": notify,
+            "actor_name": who.name,
+            "actor_door": who.door,
+        },
+        description=f"generate {body.slot} numbers for group {g.name}",
+    )
+    return 202, job_out(job)
+
+
+@api.get("/jobs/{job_id}", response={200: JobOut, 404: Error}, auth=READ, tags=["jobs"])
+def get_job(request, job_id: int):
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return job_out(job)
+
+
+@api.post("/sync", response={202: JobOut}, auth=WRITE, tags=["sync"])
+def sync_now(request):
+    """Starts a user/group sync as a background job."""
+    who = actor(request)
+    job = jobs.submit(
+        kind="sync", actor=who, params={"actor_name": who.name}, description="user/group sync"
+    )
+    return 202, job_out(job)
+
+
+# -- terminals ---------------------------------------------------------------------------------
+
+
+@api.post(
+    "/lookup", response={200: LookupOut, 404: Error, 429: Error}, auth=LOOKUP, tags=["lookup"]
+)
+def lookup(request, body: LookupIn):
+    """The user holding a number (either slot), checked against the PIN when one is given.
+    An unknown number and a wrong PIN get the same 404."""
+    user = protection.lookup(client=f"token:{request.auth.pk}", number=body.number, pin=body.pin)
+    if user is None:
+        return 404, {"detail": "no user holds that number (or the PIN is wrong)"}
+    return {"username": user.username, "full_name": user.full_name}
