@@ -1,7 +1,9 @@
 """The REST API under /api/v1/ (django-ninja): thin handlers over the services."""
 
+from typing import Literal
+
 from django.http import HttpRequest
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Query, Schema
 from ninja.security import HttpBearer
 
 from cardid.api import protection, tokens
@@ -69,8 +71,23 @@ def domain_error(request, exc: CardidError):
 # -- schemas ----------------------------------------------------------------------------------
 
 
+Slot = Literal["primary", "secondary"]
+
+
 class Error(Schema):
     detail: str
+
+
+class ValidationErrors(Schema):
+    detail: list[dict]
+
+
+# Every endpoint may answer these: no/bad token, wrong scope or address, malformed input.
+COMMON = {401: Error, 403: Error, 422: ValidationErrors}
+
+
+def responses(ok, *errors: int, ok_status: int = 200) -> dict:
+    return {ok_status: ok, **{code: Error for code in errors}, **COMMON}
 
 
 class UserOut(Schema):
@@ -98,7 +115,7 @@ class GenerateIn(Schema):
 
 
 class GroupGenerateIn(Schema):
-    slot: str = "primary"
+    slot: Slot = "primary"
     replace: bool = False
     notify: bool | None = None
 
@@ -161,11 +178,15 @@ def _slot(slot: str) -> str:
 # -- users and numbers ------------------------------------------------------------------------
 
 
-@api.get("/users", response=list[UserOut], auth=READ, tags=["users"])
-def list_users(request, search: str = "", group: str = "", offset: int = 0, limit: int = 100):
+@api.get("/users", response=responses(list[UserOut], 400, 404), auth=READ, tags=["users"])
+def list_users(
+    request,
+    search: str = "",
+    group: str = "",
+    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000),
+):
     """Users ordered by username; `search` matches username or full name."""
-    if offset < 0 or not 1 <= limit <= 1000:
-        raise Invalid("offset must be 0 or more and limit 1 to 1000")
     qs = User.objects.order_by("username_key")
     if group:
         qs = qs.filter(membership__group=directory.get_group(group))
@@ -176,13 +197,13 @@ def list_users(request, search: str = "", group: str = "", offset: int = 0, limi
     return [user_out(u) for u in qs[offset : offset + limit]]
 
 
-@api.get("/users/{username}", response={200: UserOut, 404: Error}, auth=READ, tags=["users"])
+@api.get("/users/{username}", response=responses(UserOut, 404), auth=READ, tags=["users"])
 def get_user(request, username: str):
     return user_out(directory.get_user(username))
 
 
 @api.get(
-    "/users/{username}/numbers", response={200: NumbersOut, 404: Error}, auth=READ, tags=["numbers"]
+    "/users/{username}/numbers", response=responses(NumbersOut, 404), auth=READ, tags=["numbers"]
 )
 def get_numbers(request, username: str):
     held = dict(
@@ -193,33 +214,33 @@ def get_numbers(request, username: str):
 
 @api.put(
     "/users/{username}/numbers/{slot}",
-    response={200: NumbersOut, 400: Error, 404: Error, 409: Error},
+    response=responses(NumbersOut, 400, 404, 409),
     auth=WRITE,
     tags=["numbers"],
 )
-def set_number(request, username: str, slot: str, body: NumberIn):
+def set_number(request, username: str, slot: Slot, body: NumberIn):
     cards.set_number(username=username, number=body.number, slot=_slot(slot), actor=actor(request))
     return get_numbers(request, username)
 
 
 @api.delete(
     "/users/{username}/numbers/{slot}",
-    response={200: NumbersOut, 404: Error},
+    response=responses(NumbersOut, 400, 404),
     auth=WRITE,
     tags=["numbers"],
 )
-def clear_number(request, username: str, slot: str):
+def clear_number(request, username: str, slot: Slot):
     cards.clear_number(username=username, slot=_slot(slot), actor=actor(request))
     return get_numbers(request, username)
 
 
 @api.post(
     "/users/{username}/numbers/{slot}/generate",
-    response={200: GeneratedOut, 400: Error, 404: Error},
+    response=responses(GeneratedOut, 400, 404, 409),
     auth=WRITE,
     tags=["numbers"],
 )
-def generate_for_user(request, username: str, slot: str, body: GenerateIn):
+def generate_for_user(request, username: str, slot: Slot, body: GenerateIn):
     from cardid.config import services as config
 
     user = directory.get_user(username)
@@ -237,7 +258,7 @@ def generate_for_user(request, username: str, slot: str, body: GenerateIn):
 
 @api.post(
     "/groups/{group}/generate",
-    response={202: JobOut, 400: Error, 404: Error},
+    response=responses(JobOut, 400, 404, ok_status=202),
     auth=WRITE,
     tags=["numbers"],
 )
@@ -264,7 +285,7 @@ def generate_for_group(request, group: str, body: GroupGenerateIn):
     return 202, job_out(job)
 
 
-@api.get("/jobs/{job_id}", response={200: JobOut, 404: Error}, auth=READ, tags=["jobs"])
+@api.get("/jobs/{job_id}", response=responses(JobOut, 404), auth=READ, tags=["jobs"])
 def get_job(request, job_id: int):
     job = Job.objects.filter(pk=job_id).first()
     if job is None:
@@ -272,7 +293,7 @@ def get_job(request, job_id: int):
     return job_out(job)
 
 
-@api.post("/sync", response={202: JobOut}, auth=WRITE, tags=["sync"])
+@api.post("/sync", response=responses(JobOut, 400, ok_status=202), auth=WRITE, tags=["sync"])
 def sync_now(request):
     """Starts a user/group sync as a background job."""
     who = actor(request)
@@ -285,9 +306,7 @@ def sync_now(request):
 # -- terminals ---------------------------------------------------------------------------------
 
 
-@api.post(
-    "/lookup", response={200: LookupOut, 404: Error, 429: Error}, auth=LOOKUP, tags=["lookup"]
-)
+@api.post("/lookup", response=responses(LookupOut, 400, 404, 429), auth=LOOKUP, tags=["lookup"])
 def lookup(request, body: LookupIn):
     """The user holding a number (either slot), checked against the PIN when one is given.
     An unknown number and a wrong PIN get the same 404."""
