@@ -98,7 +98,7 @@ def test_a_taken_or_invalid_number_is_refused_and_nothing_changes(api):
     assert status == 400 and "letters, digits" in body["detail"]
     status, body = api("put", "/users/bob/numbers/primary", {"number": "9" * 65})
     assert status == 400
-    assert api("put", "/users/bob/numbers/third", {"number": "1"})[0] == 400
+    assert api("put", "/users/bob/numbers/third", {"number": "1"})[0] == 422
     assert numbers_of(bob) == {}
 
 
