@@ -62,7 +62,6 @@ def _database() -> dict:
     # dj-database-url knows postgres:// and postgresql://; both are accepted.
     config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        config["CONN_MAX_AGE"] = 0
         config["OPTIONS"] = {
             # WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock
             # at BEGIN so two writers queue instead of failing with "database is locked".
