@@ -3,6 +3,7 @@
 import hashlib
 import ipaddress
 import secrets
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,7 +23,13 @@ def _hash(key: str) -> str:
 
 @transaction.atomic
 def create(
-    *, name: str, scope: str, actor: Actor, allow: list[str] | None = None, conversion: str = ""
+    *,
+    name: str,
+    scope: str,
+    actor: Actor,
+    allow: list[str] | None = None,
+    conversion: str = "",
+    expires_days: int | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token; returns the row and the secret, which is not stored and not shown again."""
     name = (name or "").strip()
@@ -38,6 +45,8 @@ def create(
             raise Invalid(
                 f"{a!r} is not an IP address or network (e.g. 10.1.2.3 or 10.1.0.0/16)"
             ) from None
+    if expires_days is not None and expires_days < 1:
+        raise Invalid("a token expires after 1 day or more")
     if ApiToken.objects.filter(name=name).exists():
         raise Conflict(f"a token named {name!r} exists; revoke it or choose another name")
     key = PREFIX + secrets.token_urlsafe(32)
@@ -49,6 +58,7 @@ def create(
         allowed_addresses=networks,
         conversion_rule=conversion,
         created_by=str(actor),
+        expires_at=timezone.now() + timedelta(days=expires_days) if expires_days else None,
     )
     audit.record(actor=actor, action="token.created", target=name, detail=scope)
     return token, key
@@ -85,6 +95,8 @@ def authenticate(key: str, *, address: str, need: str) -> ApiToken:
         raise Denied(401, "the API token is not valid")
     if token.revoked_at is not None:
         raise Denied(401, "the API token was revoked")
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        raise Denied(401, f"the API token expired on {token.expires_at:%Y-%m-%d}; create a new one")
     if token.allowed_addresses:
         try:
             ip = ipaddress.ip_address(address)

@@ -17,7 +17,7 @@ from cardid.audit import services as audit
 from cardid.audit.actor import Actor, mask
 from cardid.audit.models import AuditEvent
 from cardid.cards import generator, numbers, selectors
-from cardid.cards.models import Card, RetiredNumber
+from cardid.cards.models import CARD_ROW, Card, RetiredNumber
 from cardid.cards.policy import PolicyError
 from cardid.config import services as config
 from cardid.directory.models import User, username_key
@@ -410,16 +410,7 @@ def _issue_chunk(chunk, *, slot, replace, policy, actor, notify, reason, origin,
     length = policy.length
     db.insert_rows(
         Card,
-        (
-            "user",
-            "slot",
-            "number",
-            "number_key",
-            "keypad_length",
-            "origin",
-            "issued_at",
-            "issued_by",
-        ),
+        CARD_ROW,
         (
             (uid, slot, n, n, length, origin, at, actor.name[:200])
             for (uid, _), n in zip(chunk, drawn, strict=True)

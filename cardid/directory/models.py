@@ -28,6 +28,23 @@ class User(models.Model):
         return self.username
 
 
+# The columns of a user row in bulk inserts (cardid.db.insert_rows), in this order.
+USER_ROW = (
+    "username",
+    "username_key",
+    "full_name",
+    "email",
+    "department",
+    "office",
+    "enabled",
+    "source",
+    "pin_hash",
+    "password_hash",
+    "created_at",
+    "updated_at",
+)
+
+
 class Group(models.Model):
     name = models.CharField(max_length=200)
     name_key = models.CharField(max_length=200, unique=True)

@@ -216,7 +216,17 @@ def test_a_token_limited_to_an_address_is_refused_elsewhere(client):
 
 
 def test_tokens_cli_create_list_revoke(cli):
-    r = cli("tokens", "create", "door-1", "--scope", "lookup", "--allow", "10.0.0.0/8")
+    r = cli(
+        "tokens",
+        "create",
+        "door-1",
+        "--scope",
+        "lookup",
+        "--allow",
+        "10.0.0.0/8",
+        "--expires-in-days",
+        "365",
+    )
     assert r.code == 0 and r.out.strip().startswith("cid_") and len(r.out.strip()) > 40
     assert "shown only now" in r.err
     listed = cli("tokens", "list").out

@@ -18,9 +18,9 @@ from cardid.audit.actor import Actor, mask
 from cardid.audit.models import AuditEvent
 from cardid.cards import numbers
 from cardid.cards import services as cards
-from cardid.cards.models import Card, RetiredNumber
+from cardid.cards.models import CARD_ROW, Card, RetiredNumber
 from cardid.config import services as config
-from cardid.directory.models import Group, Membership, SyncLock, SyncRun, User
+from cardid.directory.models import USER_ROW, Group, Membership, SyncLock, SyncRun, User
 from cardid.directory.sync import sources
 from cardid.directory.sync.base import SourceUser, check_unique
 from cardid.errors import CardidError
@@ -365,20 +365,7 @@ def _apply(plan: Plan, actor: Actor) -> None:
 
     db.insert_rows(
         User,
-        (
-            "username",
-            "username_key",
-            "full_name",
-            "email",
-            "department",
-            "office",
-            "enabled",
-            "source",
-            "pin_hash",
-            "password_hash",
-            "created_at",
-            "updated_at",
-        ),
+        USER_ROW,
         [
             (
                 u.username,
@@ -491,16 +478,7 @@ def _apply_cards(plan: Plan, actor: Actor, at, event) -> None:
     )
     db.insert_rows(
         Card,
-        (
-            "user",
-            "slot",
-            "number",
-            "number_key",
-            "keypad_length",
-            "origin",
-            "issued_at",
-            "issued_by",
-        ),
+        CARD_ROW,
         [
             (
                 uids[uk],

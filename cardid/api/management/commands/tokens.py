@@ -24,6 +24,13 @@ class Command(CardidCommand):
             help="client addresses or networks allowed to use it (default: any)",
         )
         c.add_argument("--conversion", default="", help="conversion rule for reader values")
+        c.add_argument(
+            "--expires-in-days",
+            type=int,
+            default=None,
+            metavar="DAYS",
+            help="the token stops working after this many days (default: never)",
+        )
         ls = sub.add_parser("list")
         ls.add_argument("--format", choices=["text", "json"], default="text")
         r = sub.add_parser("revoke")
@@ -36,6 +43,7 @@ class Command(CardidCommand):
                 scope=opts["scope"],
                 allow=opts["allow"],
                 conversion=opts["conversion"],
+                expires_days=opts["expires_in_days"],
                 actor=self.actor,
             )
             sys.stdout.write(key + "\n")
