@@ -258,6 +258,11 @@ def main() -> None:
                 **{f"{k}_{m}": v for k, r in results.items() for m, v in r.items()},
             }
             row["ratio"] = row["cardid_rps"] / row["limit_rps"]
+            bad = {k: row[k] for k in ("limit_non2xx", "cardid_non2xx", "limit_errors",
+                                       "cardid_errors") if row[k]}
+            if bad:
+                # Failed requests are fast requests: such a run measures nothing.
+                raise SystemExit(f"{kind}: requests failed during the run {bad}; not recorded")
             print(json.dumps(row), flush=True)
             rows.append(row)
     write_results(rows)
