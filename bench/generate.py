@@ -36,6 +36,46 @@ def setup_django():
     django.setup()
 
 
+def insert_users(numbers, *, email: bool = True) -> None:
+    """Bench users u0000000 … in one set-based insert per call."""
+    from django.utils import timezone
+
+    from cardid import db
+    from cardid.directory.models import USER_ROW, User
+
+    now = db.adapt_datetime(timezone.now())
+    db.insert_rows(
+        User,
+        USER_ROW,
+        [
+            (
+                f"u{i:07d}",
+                f"u{i:07d}",
+                f"User {i}",
+                f"u{i:07d}@example.org" if email else "",
+                "",
+                "",
+                True,
+                "bench",
+                "",
+                "",
+                now,
+                now,
+            )
+            for i in numbers
+        ],
+    )
+
+
+def append_results(lines: list[str]) -> None:
+    """Add a section to bench/RESULTS.md."""
+    results = HERE / "RESULTS.md"
+    if not results.exists():
+        results.write_text("# Benchmark results\n\nEach benchmark appends its figures here.\n")
+    with results.open("a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def phase(name: str, users: int) -> dict:
     """Run in a child process: one phase, returning its figures."""
     setup_django()
@@ -53,44 +93,11 @@ def phase(name: str, users: int) -> dict:
     if name == "setup":
         call_command("migrate", verbosity=0)
         actor = Actor("bench", "cli")
-        # The 1M run needs 9 digits... no: 1M users at 1 in 10,000 needs 11 digits.
+        # 1,000,000 users at 1 in 10,000 need 11 digits.
         config.set_value(key="cards.length", raw="11", actor=actor)
         with transaction.atomic():
             for start in range(0, users, 50_000):
-                db.insert_rows(
-                    User,
-                    (
-                        "username",
-                        "username_key",
-                        "full_name",
-                        "email",
-                        "department",
-                        "office",
-                        "enabled",
-                        "source",
-                        "pin_hash",
-                        "password_hash",
-                        "created_at",
-                        "updated_at",
-                    ),
-                    [
-                        (
-                            f"user{i:07d}",
-                            f"user{i:07d}",
-                            f"User {i}",
-                            f"user{i}@example.org",
-                            "Dept",
-                            "Office",
-                            True,
-                            "bench",
-                            "",
-                            "",
-                            db.adapt_datetime(timezone.now()),
-                            db.adapt_datetime(timezone.now()),
-                        )
-                        for i in range(start, min(users, start + 50_000))
-                    ],
-                )
+                insert_users(range(start, min(users, start + 50_000)))
         return {}
     if name == "limit":
         ids = list(User.objects.order_by("id").values_list("id", flat=True))
@@ -243,11 +250,7 @@ def write_results(rows: list[dict]) -> None:
             f"{r['peak_mb']:.0f} MB | {mem_ok} | {r['with_audit_s']:.2f} s | "
             f"{r['ratio_with_audit']:.2f} |"
         )
-    results = HERE / "RESULTS.md"
-    if not results.exists():
-        results.write_text("# Benchmark results\n\nEach benchmark appends its figures here.\n")
-    with results.open("a") as f:
-        f.write("\n".join(lines) + "\n")
+    append_results(lines)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from generate import database_env, setup_django  # noqa: E402
+from generate import append_results, database_env, insert_users, setup_django  # noqa: E402
 
 WORKERS = 4
 SAMPLE = 2000
@@ -53,27 +53,7 @@ def setup(users: int) -> dict:
     now = db.adapt_datetime(timezone.now())
     for start in range(0, users, 100_000):
         part = range(start, min(users, start + 100_000))
-        db.insert_rows(
-            User,
-            (
-                "username",
-                "username_key",
-                "full_name",
-                "email",
-                "department",
-                "office",
-                "enabled",
-                "source",
-                "pin_hash",
-                "password_hash",
-                "created_at",
-                "updated_at",
-            ),
-            [
-                (f"u{i:07d}", f"u{i:07d}", f"User {i}", "", "", "", True, "bench", "", "", now, now)
-                for i in part
-            ],
-        )
+        insert_users(part, email=False)
     ids = list(User.objects.order_by("id").values_list("id", flat=True))
     sample = []
     seen = set()
@@ -258,8 +238,11 @@ def main() -> None:
                 **{f"{k}_{m}": v for k, r in results.items() for m, v in r.items()},
             }
             row["ratio"] = row["cardid_rps"] / row["limit_rps"]
-            bad = {k: row[k] for k in ("limit_non2xx", "cardid_non2xx", "limit_errors",
-                                       "cardid_errors") if row[k]}
+            bad = {
+                k: row[k]
+                for k in ("limit_non2xx", "cardid_non2xx", "limit_errors", "cardid_errors")
+                if row[k]
+            }
             if bad:
                 # Failed requests are fast requests: such a run measures nothing.
                 raise SystemExit(f"{kind}: requests failed during the run {bad}; not recorded")
@@ -290,9 +273,7 @@ def write_results(rows: list[dict]) -> None:
             f"{r['cardid_p50_ms']:.1f} / {r['cardid_p99_ms']:.1f} ms | "
             f"{'met' if r['cardid_p99_ms'] <= 10 else 'MISSED'} |"
         )
-    results = HERE / "RESULTS.md"
-    with results.open("a") as f:
-        f.write("\n".join(lines) + "\n")
+    append_results(lines)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from generate import database_env  # noqa: E402
+from generate import append_results, database_env, insert_users  # noqa: E402
 
 
 def free_port() -> int:
@@ -76,40 +76,7 @@ def ours(count: int, port: int) -> float:
     }.items():
         config.set_value(key=key, raw=value, actor=actor)
     now = db.adapt_datetime(timezone.now())
-    db.insert_rows(
-        User,
-        (
-            "username",
-            "username_key",
-            "full_name",
-            "email",
-            "department",
-            "office",
-            "enabled",
-            "source",
-            "pin_hash",
-            "password_hash",
-            "created_at",
-            "updated_at",
-        ),
-        [
-            (
-                f"user{i}",
-                f"user{i}",
-                f"User {i}",
-                f"user{i}@example.org",
-                "",
-                "",
-                True,
-                "bench",
-                "",
-                "",
-                now,
-                now,
-            )
-            for i in range(count)
-        ],
-    )
+    insert_users(range(count))
     ids = list(User.objects.order_by("id").values_list("id", flat=True))
     db.insert_rows(
         Card,
@@ -212,11 +179,7 @@ def write_results(rows: list[dict]) -> None:
             f"{r['raw_rate']:.0f} | {r['ours_rate']:.0f} | {r['ratio']:.2f} | "
             f"{'met' if r['ratio'] >= 0.8 else 'MISSED'} |"
         )
-    results = HERE / "RESULTS.md"
-    if not results.exists():
-        results.write_text("# Benchmark results\n\nEach benchmark appends its figures here.\n")
-    with results.open("a") as f:
-        f.write("\n".join(lines) + "\n")
+    append_results(lines)
 
 
 if __name__ == "__main__":

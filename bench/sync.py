@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from generate import database_env, setup_django  # noqa: E402
+from generate import append_results, database_env, setup_django  # noqa: E402
 
 GROUPS = 100
 
@@ -246,11 +246,7 @@ def write_results(rows: list[dict]) -> None:
             f"{r['second_s']:.2f} s | {r['second_ratio']:.2f} | "
             f"{'met' if r['second_ratio'] <= 1.5 else 'MISSED'} |"
         )
-    results = HERE / "RESULTS.md"
-    if not results.exists():
-        results.write_text("# Benchmark results\n\nEach benchmark appends its figures here.\n")
-    with results.open("a") as f:
-        f.write("\n".join(lines) + "\n")
+    append_results(lines)
 
 
 if __name__ == "__main__":
