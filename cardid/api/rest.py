@@ -183,10 +183,12 @@ def list_users(
     request,
     search: str = "",
     group: str = "",
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
     limit: int = Query(100, ge=1, le=1000),
 ):
     """Users ordered by username; `search` matches username or full name."""
+    if "\x00" in search:
+        return []  # no name holds a NUL character (and PostgreSQL cannot compare one)
     qs = User.objects.order_by("username_key")
     if group:
         qs = qs.filter(membership__group=directory.get_group(group))

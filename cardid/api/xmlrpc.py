@@ -57,7 +57,11 @@ class Api:
     # -- users ----------------------------------------------------------------------------
     def isUserExists(self, auth, username):  # noqa: N802 - the reference product's names
         self._auth(auth, "read")
-        return User.objects.filter(username_key=str(username).strip().lower()).exists()
+        try:
+            directory.get_user(str(username))
+        except CardidError:
+            return False
+        return True
 
     def getUserProperty(self, auth, username, name):  # noqa: N802
         self._auth(auth, "read")

@@ -6,8 +6,16 @@ from cardid.directory.models import Group, User, username_key
 from cardid.errors import NotFound
 
 
+def _printable(name: str, what: str) -> str:
+    # No database can match a control character in a name, and PostgreSQL refuses NUL: say so.
+    if any(ord(c) < 32 for c in name):
+        raise NotFound(f"unknown {what} {name!r}: names have no control characters")
+    return name
+
+
 def get_user(username: str) -> User:
     """The user named `username` (any letter case), or NotFound."""
+    _printable(username, "user")
     user = User.objects.filter(username_key=username_key(username)).first()
     if user is None:
         raise NotFound(f"unknown user {username!r}; `cardid users list` shows the users")
@@ -15,6 +23,7 @@ def get_user(username: str) -> User:
 
 
 def get_group(name: str) -> Group:
+    _printable(name, "group")
     group = Group.objects.filter(name_key=name.strip().lower()).first()
     if group is None:
         raise NotFound(f"unknown group {name!r}; `cardid groups list` shows the groups")
@@ -23,7 +32,7 @@ def get_group(name: str) -> Group:
 
 def users_by_names(usernames: list[str]) -> list[User]:
     """The named users, in the order given; NotFound naming every unknown one."""
-    keys = [username_key(u) for u in usernames]
+    keys = [username_key(_printable(u, "user")) for u in usernames]
     found = {u.username_key: u for u in User.objects.filter(username_key__in=keys)}
     missing = [u for u, k in zip(usernames, keys, strict=True) if k not in found]
     if missing:

@@ -65,6 +65,14 @@ def test_users_list_filter_and_get(api):
     )
 
 
+@pytest.mark.parametrize(
+    "path", ["/users/a%00b", "/users?group=a%00b", "/users?search=a%00b", "/users/a%01b/numbers"]
+)
+def test_control_characters_in_names_are_4xx_on_every_database(api, path):
+    status, _ = api("get", path)
+    assert status in (400, 404)
+
+
 def test_user_list_queries_do_not_grow_with_users(api):
     for _ in range(5):
         make_user()
