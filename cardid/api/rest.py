@@ -312,7 +312,12 @@ def sync_now(request):
 def lookup(request, body: LookupIn):
     """The user holding a number (either slot), checked against the PIN when one is given.
     An unknown number and a wrong PIN get the same 404."""
-    user = protection.lookup(client=f"token:{request.auth.pk}", number=body.number, pin=body.pin)
+    user = protection.lookup(
+        client=f"token:{request.auth.pk}",
+        number=body.number,
+        pin=body.pin,
+        rule=request.auth.conversion_rule,
+    )
     if user is None:
         return 404, {"detail": "no user holds that number (or the PIN is wrong)"}
     return {"username": user.username, "full_name": user.full_name}

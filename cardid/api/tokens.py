@@ -47,6 +47,10 @@ def create(
             ) from None
     if expires_days is not None and expires_days < 1:
         raise Invalid("a token expires after 1 day or more")
+    if conversion:
+        from cardid.cards.rules import get_steps
+
+        get_steps(conversion)  # NotFound when there is no such rule
     if ApiToken.objects.filter(name=name).exists():
         raise Conflict(f"a token named {name!r} exists; revoke it or choose another name")
     key = PREFIX + secrets.token_urlsafe(32)

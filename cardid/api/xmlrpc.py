@@ -189,9 +189,13 @@ class Api:
         """Either slot; "" when nobody holds the number (not a fault)."""
         self._auth(auth, "lookup")
         try:
-            user = protection.lookup(client=f"token:{self.token.pk}", number=str(number))
+            user = protection.lookup(
+                client=f"token:{self.token.pk}", number=str(number), rule=self.token.conversion_rule
+            )
         except protection.TooManyMisses as e:
             raise Fault(429, str(e)) from None
+        except CardidError as e:  # the terminal's conversion rule cannot take the value
+            raise Fault(400, str(e)) from None
         return user.username if user else ""
 
     lookUpUserNameByIDNo = lookUpUserNameByCardNo  # noqa: N815

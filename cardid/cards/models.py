@@ -71,3 +71,15 @@ class RetiredNumber(models.Model):
 
     def __str__(self) -> str:
         return f"retired {self.number_hash[:8]}"
+
+
+class ConversionRule(models.Model):
+    """A named chain of conversion steps, attached to terminals' tokens or a sync source."""
+
+    name = models.CharField(max_length=100, unique=True)
+    chain = models.CharField(max_length=500)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.chain}"

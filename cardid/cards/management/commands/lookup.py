@@ -10,9 +10,12 @@ class Command(CardidCommand):
     def add_arguments(self, parser):
         parser.add_argument("number")
         parser.add_argument("--pin", help="also require this PIN to match")
+        parser.add_argument("--rule", help="convert NUMBER with this conversion rule first")
 
-    def handle(self, *args, number, pin=None, **opts):
-        user = services.lookup(number=number, pin=pin)
+    def handle(self, *args, number, pin=None, rule=None, **opts):
+        from cardid.cards import rules
+
+        user = services.lookup(number=rules.convert(number, rule=rule), pin=pin)
         if user is None:
             self.fail("no enabled user holds that number" + (" with that PIN" if pin else ""))
         self.stdout.write(user.username)

@@ -1,0 +1,66 @@
+"""Named conversion rules: stored, audited, applied to what a reader sends."""
+
+from django.db import transaction
+
+from cardid.audit import services as audit
+from cardid.audit.actor import Actor
+from cardid.cards import conversion
+from cardid.cards.models import ConversionRule
+from cardid.errors import Invalid, NotFound
+
+
+def _steps(chain: str) -> list[conversion.Step]:
+    try:
+        return conversion.parse(chain)
+    except conversion.ConversionError as e:
+        raise Invalid(str(e)) from None
+
+
+@transaction.atomic
+def set_rule(*, name: str, chain: str, actor: Actor) -> ConversionRule:
+    name = (name or "").strip()
+    if not name or len(name) > 100 or "," in name:
+        raise Invalid("a rule name has 1 to 100 characters and no comma")
+    steps = _steps(chain)
+    rule, _ = ConversionRule.objects.update_or_create(
+        name=name, defaults={"chain": conversion.chain_text(steps), "updated_by": str(actor)}
+    )
+    audit.record(actor=actor, action="rule.set", target=name, detail=rule.chain)
+    return rule
+
+
+@transaction.atomic
+def delete_rule(*, name: str, actor: Actor) -> None:
+    from cardid.api.models import ApiToken
+
+    users = list(
+        ApiToken.objects.filter(conversion_rule=name, revoked_at__isnull=True).values_list(
+            "name", flat=True
+        )
+    )
+    if users:
+        raise Invalid(
+            f"rule {name!r} is used by token(s) {', '.join(users)}; revoke them or "
+            "give them another rule first"
+        )
+    if not ConversionRule.objects.filter(name=name).delete()[0]:
+        raise NotFound(f"no rule named {name!r}; `cardid cards rules list` shows them")
+    audit.record(actor=actor, action="rule.deleted", target=name)
+
+
+def get_steps(name: str) -> list[conversion.Step]:
+    rule = ConversionRule.objects.filter(name=name).first()
+    if rule is None:
+        raise NotFound(f"no rule named {name!r}; `cardid cards rules list` shows them")
+    return _steps(rule.chain)
+
+
+def convert(value: str, *, rule: str | None = None, chain: str | None = None) -> str:
+    """`value` through a named rule or a chain (or unchanged when neither is given)."""
+    if not rule and not chain:
+        return value
+    steps = get_steps(rule) if rule else _steps(chain or "")
+    try:
+        return conversion.apply(steps, value)
+    except conversion.ConversionError as e:
+        raise Invalid(str(e)) from None
