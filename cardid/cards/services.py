@@ -662,3 +662,37 @@ def _export_rows(users):
         for uid, name, _ in batch:
             yield name, cards.get((uid, "primary"), ""), cards.get((uid, "secondary"), "")
         last = batch[-1][2]
+
+
+def print_cards(
+    *, selection: Selection, slot: str, paper: str, with_qr: bool, out
+) -> tuple[int, int]:
+    """A PDF of ID cards for the selected users that have a number in `slot`; returns (cards
+    drawn, users skipped for having no number). Users are read in chunks."""
+    from cardid.cards import printing
+
+    if paper not in printing.PAPERS:
+        raise Invalid(f"unknown paper {paper!r}; use a4 or letter")
+    slot = _slot(slot)
+    users = selection.queryset()
+    total = users.count()
+    holders = users.filter(cards__slot=slot)
+    if not holders.exists():
+        raise Invalid(f"none of the {total} selected user(s) has a {slot} number: nothing to print")
+
+    def rows():
+        last = ""
+        while True:
+            part = list(
+                holders.filter(username_key__gt=last)
+                .order_by("username_key")
+                .values_list("username_key", "full_name", "username", "cards__number")[:1000]
+            )
+            if not part:
+                return
+            for _, full_name, username, number in part:
+                yield (full_name or username), number
+            last = part[-1][0]
+
+    drawn = printing.render(rows(), out, paper=paper, with_qr=with_qr)
+    return drawn, total - drawn

@@ -33,6 +33,15 @@ class Command(CardidCommand):
             "prints the shortest chain that maps every pair",
         )
         dr.add_argument("file")
+        p = sub.add_parser("print", help="a PDF of CR80 ID cards: name, number, Code 128")
+        who = p.add_mutually_exclusive_group(required=True)
+        who.add_argument("--user", nargs="+", action="extend", dest="users", metavar="U")
+        who.add_argument("--group")
+        who.add_argument("--all", action="store_true")
+        p.add_argument("--slot", choices=["primary", "secondary"], default="primary")
+        p.add_argument("--paper", choices=["a4", "letter"], default="a4")
+        p.add_argument("--qr", action="store_true", help="add a QR code of the number")
+        p.add_argument("--output", required=True, metavar="FILE.pdf")
 
     def handle(self, *args, action, **opts):
         if action == "rules":
@@ -41,8 +50,37 @@ class Command(CardidCommand):
             if bool(opts["rule"]) == bool(opts["chain"]):
                 raise Invalid("give a rule name or --chain, not both")
             self.stdout.write(rules.convert(opts["value"], rule=opts["rule"], chain=opts["chain"]))
+        elif action == "print":
+            self._print(**opts)
         else:
             self._derive(opts["file"])
+
+    def _print(self, users, group, all, slot, paper, qr, output, **_):
+        import os
+        import tempfile
+
+        from cardid.cards import services
+
+        selection = services.Selection(usernames=users or [], group=group, all=all)
+        folder = os.path.dirname(os.path.abspath(output))
+        # Written next to the target and renamed at the end: a failed run leaves no half PDF.
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".pdf.part")
+        except OSError as e:
+            raise CardidError(f"cannot write to {folder}: {e.strerror}") from None
+        try:
+            with os.fdopen(fd, "wb") as f:
+                drawn, skipped = services.print_cards(
+                    selection=selection, slot=slot, paper=paper, with_qr=qr, out=f
+                )
+            os.replace(tmp, output)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        self.note(
+            f"{drawn} card(s) written to {output}"
+            + (f"; {skipped} user(s) without a {slot} number left out" if skipped else "")
+        )
 
     def _rules(self, rules_action, **opts):
         if rules_action == "list":
