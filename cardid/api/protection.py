@@ -102,3 +102,23 @@ def failed_lookups() -> list[tuple[str, int]]:
         .order_by("-n")
     )
     return [(k.removeprefix("client:"), n) for k, n in rows]
+
+
+def check_client(client: str) -> None:
+    """Refuse a client past its misses (look-ups and failed registrations count alike)."""
+    start, max_misses, minutes = _window()
+    if misses(f"client:{client}"[:100], start) >= max_misses:
+        raise TooManyMisses(
+            f"too many failed attempts from this client; try again after {minutes} minutes"
+        )
+
+
+def count_client_miss(client: str) -> None:
+    start, _, _ = _window()
+    _count_miss(f"client:{client}"[:100], start)
+
+
+def quarantine_q():
+    from cardid.cards.selectors import quarantine_filter
+
+    return quarantine_filter()

@@ -321,3 +321,42 @@ def lookup(request, body: LookupIn):
     if user is None:
         return 404, {"detail": "no user holds that number (or the PIN is wrong)"}
     return {"username": user.username, "full_name": user.full_name}
+
+
+class RegistrationIn(Schema):
+    reader_value: str
+    username: str = ""
+    password: str = ""
+    code: str = ""
+
+
+class RegistrationOut(Schema):
+    username: str
+    slot: str
+
+
+@api.post(
+    "/self-registration",
+    response=responses(RegistrationOut, 400, 429),
+    auth=LOOKUP,
+    tags=["lookup"],
+)
+def self_registration(request, body: RegistrationIn):
+    """A terminal registers the card it just read for the user who proved who they are
+    (directory or local password, or a one-time code). Every refusal has the same answer."""
+    from cardid.cards import registration
+    from cardid.config import services as config
+
+    try:
+        user = registration.register(
+            client=f"token:{request.auth.pk}",
+            reader_value=body.reader_value,
+            rule=request.auth.conversion_rule,
+            username=body.username,
+            password=body.password,
+            code=body.code,
+            actor_name=f"token:{request.auth.name}",
+        )
+    except registration.Refused as e:
+        return 403, {"detail": str(e)}
+    return {"username": user.username, "slot": config.get("cards.self-registration")}

@@ -83,3 +83,15 @@ class ConversionRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.chain}"
+
+
+class RegistrationCode(models.Model):
+    """A one-time code a user types at a terminal to register a card; stored hashed."""
+
+    user = models.ForeignKey("directory.User", on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"registration code of user {self.user_id}"

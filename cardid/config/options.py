@@ -258,6 +258,12 @@ _ALL = [
         "",
         "regular expression whose first group reshapes an imported card number",
     ),
+    Option(
+        "sync.card-conversion",
+        "str",
+        "",
+        "conversion rule applied to card numbers read from the source (blank: none)",
+    ),
     Option("sync.file.path", "str", "", "CSV or TSV file of users"),
     Option("sync.program.path", "str", "", "custom user-directory program (a command line)"),
     Option(

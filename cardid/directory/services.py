@@ -73,6 +73,21 @@ def update_user(*, user: User, actor: Actor, enabled: bool | None = None, **deta
 
 
 @transaction.atomic
+def set_password(*, username: str, password: str, actor: Actor) -> None:
+    """A local password for a card holder (portal and terminal log-ins); stored hashed."""
+    from django.contrib.auth.hashers import make_password
+
+    from cardid.directory.selectors import get_user
+
+    if len(password or "") < 8:
+        raise Invalid("a password has at least 8 characters")
+    user = get_user(username)
+    user.password_hash = make_password(password)
+    user.save(update_fields=["password_hash", "updated_at"])
+    audit.record(actor=actor, action="user.password-set", target=user.username)
+
+
+@transaction.atomic
 def add_group(*, name: str, actor: Actor) -> Group:
     clean = (name or "").strip()
     if not clean or len(clean) > 200:

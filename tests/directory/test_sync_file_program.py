@@ -43,6 +43,20 @@ def test_csv_with_bom_and_groups(tmp_path):
     assert Group.objects.get(name="staff").users.count() == 2
 
 
+def test_card_numbers_from_the_source_go_through_the_sync_conversion_rule(tmp_path, cli):
+    f = tmp_path / "users.csv"
+    f.write_text("username,primary-card\nann,C3B2A104\nbob,not-hex\n")
+    use_file(f)
+    cli("cards", "rules", "set", "mifare", "reverse-bytes,hex2dec,pad:10")
+    config.set_value(key="sync.card-conversion", raw="mifare", actor=ADMIN)
+    result = engine.run(actor=SYNC)
+    assert numbers_of(User.objects.get(username="ann")) == {"primary": "0077705923"}
+    assert any("bob" in e and "hexadecimal" in e for e in result.errors)
+    config.set_value(key="sync.card-conversion", raw="gone", actor=ADMIN)
+    result = engine.run(actor=SYNC)
+    assert result.status == "failed" and "no rule named 'gone'" in result.message
+
+
 def test_tab_separated_file(tmp_path):
     f = tmp_path / "users.tsv"
     f.write_text("username\tfull-name\tsecondary-card\nann\tAnn\tABCD\n")

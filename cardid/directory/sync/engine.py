@@ -291,6 +291,11 @@ def _plan_groups(plan: Plan, snapshot, incoming, existing) -> None:
 
 
 def _plan_cards(plan: Plan, incoming: dict[str, SourceUser], existing) -> None:
+    from cardid.cards import rules
+
+    rule = config.get("sync.card-conversion")
+    if rule:
+        rules.get_steps(rule)  # a rule that does not exist stops the sync before it writes
     key_to_uid = {key: row[0] for key, row in existing.items()}
     uid_to_key = {v: k for k, v in key_to_uid.items()}
     current: dict[tuple[str, str], tuple[str, str]] = {}  # (ukey, slot) -> (number key, origin)
@@ -307,8 +312,8 @@ def _plan_cards(plan: Plan, incoming: dict[str, SourceUser], existing) -> None:
             if not raw:
                 continue  # a blank source value never clears a number
             try:
-                number = numbers.clean(raw)
-            except numbers.NumberError as e:
+                number = numbers.clean(rules.convert(raw, rule=rule or None))
+            except (numbers.NumberError, CardidError) as e:
                 plan.errors.append(f"{u.username}: {slot} card number from the source: {e}")
                 continue
             nkey = numbers.key(number)

@@ -156,6 +156,57 @@ class LdapSource:
         finally:
             conn.unbind()
 
+    def authenticate(self, username: str, password: str) -> bool:
+        """Whether `password` is the directory password of `username` (a simple bind as the
+        user's entry; the password is not kept)."""
+        if not password:
+            return False  # an empty password would be an anonymous bind, which "succeeds"
+        from ldap3.utils.conv import escape_filter_chars
+
+        conn = self.connect()
+        try:
+            flt = (
+                f"(&{self._user_filter()}"
+                f"({self.attrs['username']}={escape_filter_chars(username)}))"
+            )
+            dns = [
+                e["dn"]
+                for base in self.bases
+                for e in self._search(conn, base, flt, [self.attrs["username"]], limit=2)
+                if e.get("type") == "searchResEntry"
+            ]
+        finally:
+            conn.unbind()
+        if len(dns) != 1:
+            return False
+        cfg = self.cfg
+        tls = ldap3.Tls(
+            validate=ssl.CERT_REQUIRED if cfg.verify else ssl.CERT_NONE,
+            ca_certs_file=cfg.ca_file or None,
+        )
+        server = ldap3.Server(
+            cfg.url,
+            use_ssl=cfg.url.lower().startswith("ldaps://"),
+            tls=tls,
+            get_info=ldap3.NONE,
+            connect_timeout=cfg.timeout,
+        )
+        user_conn = ldap3.Connection(
+            server, user=dns[0], password=password, receive_timeout=cfg.timeout, read_only=True
+        )
+        try:
+            user_conn.open()
+            if cfg.starttls and not cfg.url.lower().startswith("ldaps://"):
+                user_conn.start_tls()
+            return bool(user_conn.bind())
+        except lx.LDAPException:
+            return False
+        finally:
+            try:
+                user_conn.unbind()
+            except lx.LDAPException:
+                pass
+
     # -- reading --------------------------------------------------------------------------
     def _user_filter(self) -> str:
         return self.cfg.user_filter or self.preset.user_filter

@@ -20,6 +20,15 @@ class Command(CardidCommand):
         add.add_argument("username")
         for opt in ("full-name", "email", "department", "office"):
             add.add_argument(f"--{opt}", default="")
+        rc = sub.add_parser(
+            "registration-code",
+            help="a one-time code the user types at a "
+            "terminal to register a card (cards.self-registration)",
+        )
+        rc.add_argument("username")
+        sp = sub.add_parser("set-password", help="a local password (first line of a file)")
+        sp.add_argument("username")
+        sp.add_argument("--password-file", required=True)
         imp = sub.add_parser(
             "import",
             help="CSV/TSV with a header: username, full-name, email, "
@@ -29,7 +38,33 @@ class Command(CardidCommand):
         imp.add_argument("--dry-run", action="store_true")
 
     def handle(self, *args, action, **opts):
-        getattr(self, f"_{action}")(**opts)
+        getattr(self, f"_{action.replace('-', '_')}")(**opts)
+
+    def _set_password(self, username, password_file, **_):
+        lines = self.read_file(password_file).decode("utf-8", "replace").splitlines()
+        services.set_password(
+            username=username, password=lines[0] if lines else "", actor=self.actor
+        )
+        self.note(f"password of {username} set")
+
+    def _registration_code(self, username, **_):
+        from cardid.cards import registration
+
+        self.stdout.write(registration.new_code(username=username, actor=self.actor))
+        self.note("valid once, for cards.self-registration.code-minutes minutes")
+
+    def _set_password(self, username, password_file, **_):
+        lines = self.read_file(password_file).decode("utf-8", "replace").splitlines()
+        services.set_password(
+            username=username, password=lines[0] if lines else "", actor=self.actor
+        )
+        self.note(f"password of {username} set")
+
+    def _registration_code(self, username, **_):
+        from cardid.cards import registration
+
+        self.stdout.write(registration.new_code(username=username, actor=self.actor))
+        self.note("valid once, for cards.self-registration.code-minutes minutes")
 
     def _list(self, group=None, format="text", **_):
         users = selectors.list_users(group=group)
