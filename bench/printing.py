@@ -1,0 +1,110 @@
+"""Benchmark: printing 10,000 ID cards to one PDF, read from the database in chunks.
+
+No target is set by the issue; the figures show the time per card and that memory stays
+flat (the cards are not all held at once). Figures are appended to bench/RESULTS.md.
+
+    .venv/bin/python bench/printing.py [--cards 10000]
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+from generate import append_results, database_env, insert_users, setup_django  # noqa: E402
+
+
+def phase(cards: int, out: str) -> dict:
+    setup_django()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from cardid import db
+    from cardid.cards import services
+    from cardid.cards.models import CARD_ROW, Card
+    from cardid.directory.models import User
+
+    call_command("migrate", verbosity=0)
+    insert_users(range(cards))
+    now = db.adapt_datetime(timezone.now())
+    db.insert_rows(
+        Card,
+        CARD_ROW,
+        [
+            (uid, "primary", str(10**9 + uid), str(10**9 + uid), 10, "generated", now, "bench")
+            for uid in User.objects.values_list("id", flat=True)
+        ],
+    )
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    with open(out, "wb") as f:
+        drawn, _ = services.print_cards(
+            selection=services.Selection(all=True), slot="primary", paper="a4", with_qr=True, out=f
+        )
+    return {
+        "cards": drawn,
+        "seconds": time.perf_counter() - t0,
+        "rss_before_mb": before,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "pdf_mb": os.path.getsize(out) / 2**20,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cards", type=int, default=10_000)
+    ap.add_argument("--phase", action="store_true")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    if args.phase:
+        print(json.dumps(phase(args.cards, args.out)))
+        return
+    with tempfile.TemporaryDirectory(prefix="cardid-bench-") as tmp:
+        env = database_env("sqlite", Path(tmp))
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--phase",
+                "--cards",
+                str(args.cards),
+                "--out",
+                str(Path(tmp) / "cards.pdf"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode:
+            raise SystemExit(out.stderr[-3000:])
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(json.dumps(r))
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    append_results(
+        [
+            f"\n### Printable ID cards (issue 9) — {stamp}, {machine}\n",
+            "One A4 PDF with Code 128 and QR codes, users read from SQLite in chunks of 1,000. "
+            "No target was set; memory is the process's peak RSS before and after.\n",
+            "| cards | pages | time | per card | RSS before | peak RSS | PDF size |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            f"| {r['cards']:,} | {-(-r['cards'] // 8):,} | {r['seconds']:.1f} s | "
+            f"{1000 * r['seconds'] / r['cards']:.2f} ms | {r['rss_before_mb']:.0f} MB | "
+            f"{r['peak_mb']:.0f} MB | {r['pdf_mb']:.1f} MB |",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
