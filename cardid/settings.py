@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "cardid.jobs",
     "cardid.notifications",
     "cardid.api",
+    "cardid.portal",
     "cardid.ops",
 ]
 
@@ -94,6 +95,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+CSRF_FAILURE_VIEW = "cardid.portal.views.csrf_failure"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 8 * 3600
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,6 @@
 """URL map of the whole service."""
 
-from django.urls import path
+from django.urls import include, path
 
 from cardid.api import xmlrpc
 from cardid.api.rest import api
@@ -10,4 +10,5 @@ urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
     path("api/v1/", api.urls),
     path("rpc/api/xmlrpc", xmlrpc.endpoint, name="xmlrpc"),
+    path("user/", include("cardid.portal.urls")),
 ]

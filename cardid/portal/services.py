@@ -1,0 +1,172 @@
+"""The user portal's rules: log-in with its throttle, viewing and changing one's own number
+and PIN. Views call these; nothing here trusts a form field to say who the user is."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from cardid.api import protection
+from cardid.api.models import LookupCounter
+from cardid.audit import services as audit
+from cardid.audit.actor import Actor
+from cardid.audit.models import AuditEvent
+from cardid.cards import services as cards
+from cardid.cards.models import Card
+from cardid.config import services as config
+from cardid.directory.models import User, username_key
+from cardid.errors import CardidError, Conflict, Invalid
+from cardid.notifications.models import OutboxMessage
+
+# Failed log-ins before the account (or the address) must wait out the window.
+MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_ADDRESS = 30
+WINDOW = timedelta(minutes=15)
+
+
+class LoginRefused(CardidError):
+    pass
+
+
+def _window_start():
+    now = timezone.now()
+    return now - timedelta(
+        minutes=now.minute % 15, seconds=now.second, microseconds=now.microsecond
+    )
+
+
+def _failures(key: str) -> int:
+    return protection.misses(key, timezone.now() - WINDOW)
+
+
+def login(*, username: str, password: str, address: str) -> User:
+    """The enabled user whose directory or local password this is; LoginRefused otherwise
+    (one message for every reason, after a delay that grows with the failures)."""
+    ukey = f"login:user:{username_key(username or '')}"[:100]
+    akey = f"login:addr:{address}"[:100]
+    if _failures(ukey) >= MAX_FAILURES_PER_USER or _failures(akey) >= MAX_FAILURES_PER_ADDRESS:
+        raise LoginRefused("too many failed log-ins; wait 15 minutes and try again")
+    from cardid.cards.registration import _by_password
+
+    user = _by_password(username, password) if username and password else None
+    if user is None or not user.enabled:
+        start = _window_start()
+        for key in (ukey, akey):
+            protection._count_miss(key, start)
+        time.sleep(min(2.0, 0.2 * _failures(ukey)))
+        audit.record(
+            actor=Actor(f"portal:{address}", "portal"),
+            action="portal.login-failed",
+            target=(username or "")[:150],
+        )
+        raise LoginRefused("the username or password is wrong")
+    LookupCounter.objects.filter(key=ukey).delete()
+    audit.record(actor=Actor(user.username, "portal"), action="portal.login", target=user.username)
+    return user
+
+
+def actor(user: User) -> Actor:
+    return Actor(user.username, "portal")
+
+
+def visible_number(user: User) -> tuple[str, str | None] | None:
+    """(slot, number) the user may see, or None when viewing is off."""
+    slot = config.get("portal.view-card-number")
+    if slot == "off":
+        return None
+    number = Card.objects.filter(user=user, slot=slot).values_list("number", flat=True).first()
+    return slot, number
+
+
+def changes_today(user: User) -> int:
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return AuditEvent.objects.filter(
+        target=user.username, door="portal", action="card.self-service", at__gte=today
+    ).count()
+
+
+def _may_change(user: User) -> str:
+    slot = config.get("portal.change-card-number")
+    if slot == "off":
+        raise Invalid("changing the Card/ID number is switched off")
+    limit = config.get("portal.change-card-number.max-per-day")
+    if changes_today(user) >= limit:
+        raise Invalid(
+            "your number has been changed too many times today; please contact your administrator"
+        )
+    return slot
+
+
+@transaction.atomic
+def generate(*, user: User) -> str:
+    """A fresh random number in the slot users may change; returns it."""
+    slot = _may_change(user)
+    result = cards.generate(
+        selection=cards.Selection(usernames=[user.username]),
+        slot=slot,
+        replace=True,
+        actor=actor(user),
+        notify=config.get("notify.card-self-generated"),
+        reason=OutboxMessage.Reason.SELF,
+        origin=Card.Origin.SELF_SERVICE,
+    )
+    if result.issued != 1:
+        raise Invalid("no number could be issued now; please try again later")
+    audit.record(
+        actor=actor(user),
+        action="card.self-service",
+        target=user.username,
+        detail=f"{slot} generated",
+    )
+    return Card.objects.get(user=user, slot=slot).number
+
+
+@transaction.atomic
+def enter(*, user: User, number: str) -> None:
+    """The user's own number typed in (when the mode allows it)."""
+    slot = _may_change(user)
+    if config.get("portal.change-card-number.mode") != "enter":
+        raise Invalid("numbers can only be generated here, not typed in")
+    try:
+        cards.change_numbers(
+            user=user, changes={slot: number}, actor=actor(user), origin=Card.Origin.SELF_SERVICE
+        )
+    except Conflict:
+        # Never say whose it is.
+        raise Invalid("that number cannot be used; choose another") from None
+    audit.record(
+        actor=actor(user),
+        action="card.self-service",
+        target=user.username,
+        detail=f"{slot} entered",
+    )
+    if config.get("notify.card-self-generated"):
+        cards.queue_notifications(user_ids=[user.id], slot=slot, reason=OutboxMessage.Reason.SELF)
+
+
+@transaction.atomic
+def change_pin(*, user: User, current: str, new: str) -> None:
+    """Needs the current PIN (or, when there is none yet, the password)."""
+    if not config.get("portal.change-pin"):
+        raise Invalid("changing the PIN is switched off")
+    from cardid.cards.registration import _by_password
+
+    ok = (
+        cards.verify_pin(user, current)
+        if user.pin_hash
+        else _by_password(user.username, current) is not None
+    )
+    if not ok:
+        audit.record(actor=actor(user), action="portal.pin-refused", target=user.username)
+        raise Invalid("the current PIN (or password) is wrong")
+    cards.set_pin(username=user.username, pin=new, actor=actor(user))
+
+
+def forged(*, user: User, what: str) -> None:
+    """Record an attempt to act on something other than one's own allowed slot."""
+    audit.record(
+        actor=actor(user), action="portal.forged-request", target=user.username, detail=what[:400]
+    )

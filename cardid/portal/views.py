@@ -1,0 +1,205 @@
+"""The user portal under /user/: thin views over cardid.portal.services."""
+
+from functools import wraps
+
+from django.http import Http404, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from cardid.config import services as config
+from cardid.directory.models import User
+from cardid.errors import CardidError
+from cardid.portal import services
+
+SESSION_KEY = "portal_user"
+
+
+def _features() -> dict:
+    o = config.get_many(
+        "portal.view-card-number",
+        "portal.change-card-number",
+        "portal.change-card-number.mode",
+        "portal.change-pin",
+    )
+    return {
+        "view": o["portal.view-card-number"],
+        "change": o["portal.change-card-number"],
+        "mode": o["portal.change-card-number.mode"],
+        "pin": o["portal.change-pin"],
+    }
+
+
+def portal_login_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        uid = request.session.get(SESSION_KEY)
+        user = User.objects.filter(pk=uid, enabled=True).first() if uid else None
+        if user is None:
+            request.session.pop(SESSION_KEY, None)
+            return redirect("portal:login")
+        request.portal_user = user
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _page(request, template, **context):
+    features = _features()
+    context.update(
+        features=features,
+        user=getattr(request, "portal_user", None),
+        details_on=features["change"] != "off" or features["pin"],
+    )
+    return render(request, f"portal/{template}", context)
+
+
+@require_http_methods(["GET", "POST"])
+def login(request):
+    error = ""
+    if request.method == "POST":
+        try:
+            user = services.login(
+                username=request.POST.get("username", "").strip(),
+                password=request.POST.get("password", ""),
+                address=request.META.get("REMOTE_ADDR", ""),
+            )
+        except CardidError as e:
+            error = str(e)
+        else:
+            request.session.cycle_key()  # a new session id at log-in: no fixation
+            request.session[SESSION_KEY] = user.pk
+            return redirect("portal:home")
+    return _page(request, "login.html", error=error, username=request.POST.get("username", ""))
+
+
+@require_http_methods(["POST"])
+def logout(request):
+    request.session.flush()
+    return redirect("portal:login")
+
+
+@portal_login_required
+def home(request):
+    features = _features()
+    if features["view"] != "off":
+        return redirect("portal:number")
+    if features["change"] != "off" or features["pin"]:
+        return redirect("portal:details")
+    return _page(request, "home.html")
+
+
+@portal_login_required
+@require_http_methods(["GET", "POST"])
+def number(request):
+    shown = services.visible_number(request.portal_user)
+    if shown is None:
+        raise Http404("viewing the Card/ID number is switched off")
+    slot, value = shown
+    # The number appears only in the answer to the Reveal button (a POST): never in a URL,
+    # never in a page that sits in the browser history by default.
+    return _page(request, "number.html", slot=slot, number=value, revealed=request.method == "POST")
+
+
+@portal_login_required
+def details(request):
+    features = _features()
+    if features["change"] == "off" and not features["pin"]:
+        raise Http404("nothing can be changed here")
+    return _page(
+        request,
+        "details.html",
+        changes_left=max(
+            0,
+            config.get("portal.change-card-number.max-per-day")
+            - services.changes_today(request.portal_user),
+        ),
+    )
+
+
+ALLOWED = {
+    "number": {"csrfmiddlewaretoken", "action", "number"},
+    "pin": {"csrfmiddlewaretoken", "current", "new", "confirm"},
+}
+
+
+def _forged(request, form: str) -> str:
+    extra = set(request.POST) - ALLOWED[form]
+    if extra:
+        services.forged(
+            user=request.portal_user, what=f"{form} form with fields {', '.join(sorted(extra))}"
+        )
+        return (
+            "the form had fields this page does not send "
+            f"({', '.join(sorted(extra))}); nothing was changed"
+        )
+    return ""
+
+
+@portal_login_required
+@require_http_methods(["POST"])
+def change_number(request):
+    features = _features()
+    if features["change"] == "off":
+        services.forged(user=request.portal_user, what="number change while switched off")
+        return HttpResponseBadRequest("changing the Card/ID number is switched off")
+    error = _forged(request, "number")
+    new = None
+    if not error:
+        try:
+            if request.POST.get("action") == "enter":
+                services.enter(user=request.portal_user, number=request.POST.get("number", ""))
+            else:
+                services.generate(user=request.portal_user)
+            new = True
+        except CardidError as e:
+            error = str(e)
+    return _result(request, error, "Your Card/ID number was changed." if new else "")
+
+
+@portal_login_required
+@require_http_methods(["POST"])
+def change_pin(request):
+    error = _forged(request, "pin")
+    if not error:
+        new = request.POST.get("new", "")
+        if new != request.POST.get("confirm", ""):
+            error = "the two new PINs differ"
+        else:
+            try:
+                services.change_pin(
+                    user=request.portal_user, current=request.POST.get("current", ""), new=new
+                )
+            except CardidError as e:
+                error = str(e)
+    return _result(request, error, "" if error else "Your PIN was changed.")
+
+
+def _result(request, error: str, done: str):
+    response = _page(
+        request,
+        "details.html",
+        error=error,
+        done=done,
+        changes_left=max(
+            0,
+            config.get("portal.change-card-number.max-per-day")
+            - services.changes_today(request.portal_user),
+        ),
+    )
+    if error:
+        response.status_code = 400
+    return response
+
+
+def csrf_failure(request, reason=""):
+    """A cross-site or replayed post: refused, and recorded."""
+    from cardid.audit import services as audit
+    from cardid.audit.actor import Actor
+
+    audit.record(
+        actor=Actor(f"web:{request.META.get('REMOTE_ADDR', '')}", "portal"),
+        action="portal.csrf-refused",
+        target=request.path[:200],
+        detail=reason[:400],
+    )
+    return render(request, "portal/csrf.html", {"reason": reason}, status=403)

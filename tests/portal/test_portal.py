@@ -1,0 +1,189 @@
+"""The user portal through Django's test client: log-in, viewing, changing, and forgery."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from cardid.audit.models import AuditEvent
+from cardid.cards import services as cards
+from cardid.config import services as config
+from cardid.directory import services as directory
+from cardid.notifications.models import OutboxMessage
+from tests.factories import ADMIN, give_number, make_user, numbers_of
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse battery"
+
+
+def options(**o):
+    for k, v in o.items():
+        config.set_value(key=k, raw=v, actor=ADMIN)
+
+
+@pytest.fixture
+def ann():
+    user = make_user(username="ann", full_name="Ann Smith")
+    directory.set_password(username="ann", password=PASSWORD, actor=ADMIN)
+    give_number(user, "12345678")
+    return user
+
+
+def logged_in(client, username="ann", password=PASSWORD):
+    r = client.post("/user/login", {"username": username, "password": password})
+    assert r.status_code == 302, r.content
+    return client
+
+
+def test_the_number_is_hidden_until_revealed_and_never_in_a_url(client, ann):
+    options(**{"portal.view-card-number": "primary"})
+    logged_in(client)
+    page = client.get("/user/number")
+    assert page.status_code == 200 and b"12345678" not in page.content
+    assert b"Reveal" in page.content
+    shown = client.post("/user/number")
+    assert b"12345678" in shown.content
+    assert not any(
+        "12345678" in url
+        for url in re.findall(rb'(?:href|action)="([^"]*)"', shown.content).__str__().split()
+    )
+
+
+def test_the_configured_slot_is_shown(client, ann):
+    give_number(ann, "AB12CD", slot="secondary")
+    options(**{"portal.view-card-number": "secondary"})
+    assert b"AB12CD" in logged_in(client).post("/user/number").content
+
+
+def test_with_the_options_off_pages_and_links_are_absent(client, ann):
+    logged_in(client)
+    assert client.get("/user/number").status_code == 404
+    assert client.get("/user/details").status_code == 404
+    home = client.get("/user/", follow=True)
+    assert b"My Card/ID number" not in home.content and b"Change details" not in home.content
+    assert client.post("/user/details/number", {"action": "generate"}).status_code == 400
+    assert numbers_of(ann) == {"primary": "12345678"}
+
+
+def test_generating_changes_the_number_until_the_daily_limit(client, ann):
+    options(
+        **{
+            "portal.view-card-number": "primary",
+            "portal.change-card-number": "primary",
+            "portal.change-card-number.max-per-day": "2",
+            "notify.card-self-generated": "1",
+        }
+    )
+    logged_in(client)
+    seen = {"12345678"}
+    for _ in range(2):
+        r = client.post("/user/details/number", {"action": "generate"})
+        assert r.status_code == 200 and b"was changed" in r.content
+        seen.add(numbers_of(ann)["primary"])
+    assert len(seen) == 3
+    r = client.post("/user/details/number", {"action": "generate"})
+    assert r.status_code == 400
+    assert b"changed too many times today; please contact your administrator" in r.content
+    assert len(seen | {numbers_of(ann)["primary"]}) == 3
+    assert OutboxMessage.objects.filter(user=ann, reason="self", status="pending").count() == 1
+
+
+def test_entering_a_number_is_checked_without_naming_the_holder(client, ann):
+    give_number(make_user(username="bob"), "55555555")
+    options(**{"portal.change-card-number": "primary", "portal.change-card-number.mode": "enter"})
+    logged_in(client)
+    r = client.post("/user/details/number", {"action": "enter", "number": "55555555"})
+    assert r.status_code == 400 and b"cannot be used" in r.content and b"bob" not in r.content
+    r = client.post("/user/details/number", {"action": "enter", "number": "12 34"})
+    assert r.status_code == 400 and b"letters, digits" in r.content
+    assert numbers_of(ann) == {"primary": "12345678"}
+    r = client.post("/user/details/number", {"action": "enter", "number": "87654320"})
+    assert r.status_code == 200 and numbers_of(ann) == {"primary": "87654320"}
+
+
+def test_entering_is_refused_in_generate_mode(client, ann):
+    options(**{"portal.change-card-number": "primary"})
+    r = logged_in(client).post("/user/details/number", {"action": "enter", "number": "4711"})
+    assert r.status_code == 400 and b"only be generated" in r.content
+
+
+def test_pin_change_needs_the_password_then_the_pin_and_verifies_at_a_terminal(client, ann):
+    options(**{"portal.change-pin": "true"})
+    logged_in(client)
+    r = client.post("/user/details/pin", {"current": "nope", "new": "4711", "confirm": "4711"})
+    assert r.status_code == 400 and b"wrong" in r.content
+    r = client.post("/user/details/pin", {"current": PASSWORD, "new": "47a1", "confirm": "47a1"})
+    assert r.status_code == 400 and b"digits only" in r.content
+    r = client.post("/user/details/pin", {"current": PASSWORD, "new": "4711", "confirm": "4711"})
+    assert r.status_code == 200 and b"PIN was changed" in r.content
+    assert cards.lookup(number="12345678", pin="4711") == ann
+    r = client.post("/user/details/pin", {"current": "4711", "new": "2468", "confirm": "2468"})
+    assert r.status_code == 200
+    assert cards.lookup(number="12345678", pin="2468") == ann
+
+
+@pytest.mark.parametrize(
+    "form,data",
+    [
+        ("number", {"action": "generate", "user_id": "2"}),
+        ("number", {"action": "enter", "number": "4711", "username": "bob"}),
+        ("number", {"action": "generate", "slot": "secondary"}),
+        ("pin", {"current": PASSWORD, "new": "4711", "confirm": "4711", "username": "bob"}),
+    ],
+)
+def test_forged_fields_are_refused_audited_and_change_nothing(client, ann, form, data):
+    bob = make_user(username="bob")
+    give_number(bob, "99999999")
+    options(
+        **{
+            "portal.change-card-number": "primary",
+            "portal.change-card-number.mode": "enter",
+            "portal.change-pin": "true",
+        }
+    )
+    logged_in(client)
+    r = client.post(f"/user/details/{form}", data)
+    assert r.status_code == 400 and b"nothing was changed" in r.content
+    assert numbers_of(ann) == {"primary": "12345678"}
+    assert numbers_of(bob) == {"primary": "99999999"}
+    assert not bob.pin_hash and AuditEvent.objects.filter(action="portal.forged-request").exists()
+
+
+def test_a_cross_site_post_is_refused_and_audited(ann):
+    options(**{"portal.change-card-number": "primary"})
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get("/user/login")
+    token = page.cookies["csrftoken"].value
+    browser.post(
+        "/user/login", {"username": "ann", "password": PASSWORD, "csrfmiddlewaretoken": token}
+    )
+    r = browser.post("/user/details/number", {"action": "generate"})  # no token: another site
+    assert r.status_code == 403 and b"refused" in r.content
+    assert numbers_of(ann) == {"primary": "12345678"}
+    assert AuditEvent.objects.filter(action="portal.csrf-refused").exists()
+
+
+def test_wrong_passwords_are_refused_then_locked_out(client, ann):
+    for _ in range(5):
+        r = client.post("/user/login", {"username": "ann", "password": "guess"})
+        assert r.status_code == 200 and b"username or password is wrong" in r.content
+    r = client.post("/user/login", {"username": "ann", "password": PASSWORD})
+    assert b"too many failed log-ins" in r.content
+    assert "_auth_user_id" not in client.session and "portal_user" not in client.session
+
+
+def test_a_disabled_user_cannot_log_in_and_is_logged_out(client, ann):
+    options(**{"portal.view-card-number": "primary"})
+    logged_in(client)
+    ann.enabled = False
+    ann.save()
+    assert client.get("/user/number").status_code == 302
+    r = client.post("/user/login", {"username": "ann", "password": PASSWORD})
+    assert r.status_code == 200 and b"wrong" in r.content
+
+
+def test_pages_need_a_log_in(client, ann):
+    options(**{"portal.view-card-number": "primary", "portal.change-pin": "true"})
+    for path in ("/user/", "/user/number", "/user/details"):
+        assert client.get(path)["Location"] == "/user/login"
+    assert client.post("/user/details/pin", {"new": "1234"}).status_code == 302
