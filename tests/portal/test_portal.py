@@ -43,10 +43,7 @@ def test_the_number_is_hidden_until_revealed_and_never_in_a_url(client, ann):
     assert b"Reveal" in page.content
     shown = client.post("/user/number")
     assert b"12345678" in shown.content
-    assert not any(
-        "12345678" in url
-        for url in re.findall(rb'(?:href|action)="([^"]*)"', shown.content).__str__().split()
-    )
+    assert not re.search(rb'(?:href|action)="[^"]*12345678', shown.content)
 
 
 def test_the_configured_slot_is_shown(client, ann):

@@ -1,0 +1,132 @@
+"""The portal in a real browser (Playwright driving Debian's Chromium) against a directory
+user from a real slapd."""
+
+import os
+import shutil
+
+import pytest
+
+from cardid.cards import services as cards
+from cardid.config import services as config
+from cardid.directory.models import User
+from cardid.directory.sync import engine
+from tests import ldapserver as L
+from tests.factories import ADMIN, numbers_of
+
+# Playwright's sync API keeps an event loop running in this thread; the ORM calls the test
+# makes between page actions are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not shutil.which("chromium"),
+        reason="needs Debian's chromium: apt-get install chromium (./dev test does it)",
+    ),
+    pytest.mark.skipif(L.available() is not None, reason=str(L.available())),
+]
+ARTIFACTS = __import__("pathlib").Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def browser_page():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+        yield page
+        browser.close()
+
+
+@pytest.fixture
+def directory_user(tmp_path):
+    server = L.Slapd(
+        tmp_path / "slapd", L.base_ldif() + L.person("ann", "Ann Smith", card="31415926")
+    ).start()
+    for k, v in {
+        "sync.source": "ldap",
+        "sync.ldap.url": server.url,
+        "sync.ldap.bind-dn": L.ADMIN_DN,
+        "sync.ldap.bind-password": L.ADMIN_PW,
+        "sync.ldap.base-dns": L.SUFFIX,
+    }.items():
+        config.set_value(key=k, raw=v, actor=ADMIN)
+    engine.run(actor=__import__("cardid.audit.actor", fromlist=["Actor"]).Actor("s", "sync"))
+    yield User.objects.get(username="ann")
+    server.stop()
+
+
+def test_a_directory_user_views_changes_hits_the_limit_and_sets_a_pin(
+    live_server, browser_page, directory_user
+):
+    for k, v in {
+        "portal.view-card-number": "primary",
+        "portal.change-card-number": "primary",
+        "portal.change-card-number.max-per-day": "1",
+        "portal.change-pin": "true",
+    }.items():
+        config.set_value(key=k, raw=v, actor=ADMIN)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser_page
+    page.goto(f"{live_server.url}/user/login")
+    page.get_by_label("User name").fill("ann")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("alert").inner_text() == "the username or password is wrong"
+    page.get_by_label("Password").fill("pw-ann")  # the directory password, by LDAP bind
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/user/number")
+    assert "31415926" not in page.content()
+    page.get_by_role("button", name="Reveal").click()
+    assert page.locator("#card-number").inner_text() == "31415926"
+    assert "31415926" not in page.url
+    page.screenshot(path=str(ARTIFACTS / "portal-number.png"), full_page=True)
+
+    page.get_by_role("link", name="Change details").click()
+    page.get_by_role("button", name="Generate a new random number").click()
+    assert page.get_by_role("status").inner_text() == "Your Card/ID number was changed."
+    new = numbers_of(directory_user)["primary"]
+    assert new != "31415926"
+    page.get_by_role("link", name="My Card/ID number").click()
+    page.get_by_role("button", name="Reveal").click()
+    assert page.locator("#card-number").inner_text() == new
+
+    page.get_by_role("link", name="Change details").click()
+    page.get_by_role("button", name="Generate a new random number").click()
+    assert "changed too many times today; please contact your administrator" in (
+        page.get_by_role("alert").inner_text()
+    )
+    assert numbers_of(directory_user)["primary"] == new
+
+    page.get_by_label("Current PIN (or your password if you have no PIN yet)").fill("pw-ann")
+    page.get_by_label("New PIN (digits only)").fill("2468")
+    page.get_by_label("New PIN again").fill("2468")
+    page.get_by_role("button", name="Change PIN").click()
+    assert page.get_by_role("status").inner_text() == "Your PIN was changed."
+    page.screenshot(path=str(ARTIFACTS / "portal-details.png"), full_page=True)
+    assert cards.lookup(number=new, pin="2468").username == "ann"
+    assert cards.lookup(number=new, pin="1357") is None
+
+
+def test_with_everything_off_the_links_are_absent(live_server, browser_page, directory_user):
+    page = browser_page
+    page.goto(f"{live_server.url}/user/login")
+    page.get_by_label("User name").fill("ann")
+    page.get_by_label("Password").fill("pw-ann")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/user/")
+    assert page.get_by_role("link", name="My Card/ID number").count() == 0
+    assert page.get_by_role("link", name="Change details").count() == 0
+    assert page.goto(f"{live_server.url}/user/number").status == 404
+    assert page.goto(f"{live_server.url}/user/details").status == 404
