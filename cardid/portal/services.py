@@ -170,3 +170,10 @@ def forged(*, user: User, what: str) -> None:
     audit.record(
         actor=actor(user), action="portal.forged-request", target=user.username, detail=what[:400]
     )
+
+
+def refused(*, user: User, what: str) -> None:
+    """Record a change the portal refused (bad number, taken number, bad PIN, the limit)."""
+    audit.record(
+        actor=actor(user), action="portal.change-refused", target=user.username, detail=what[:400]
+    )

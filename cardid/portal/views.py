@@ -175,6 +175,8 @@ def change_pin(request):
 
 
 def _result(request, error: str, done: str):
+    if error:
+        services.refused(user=request.portal_user, what=f"{request.path}: {error}")
     response = _page(
         request,
         "details.html",

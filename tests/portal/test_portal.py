@@ -94,6 +94,8 @@ def test_entering_a_number_is_checked_without_naming_the_holder(client, ann):
     r = client.post("/user/details/number", {"action": "enter", "number": "12 34"})
     assert r.status_code == 400 and b"letters, digits" in r.content
     assert numbers_of(ann) == {"primary": "12345678"}
+    refused = AuditEvent.objects.filter(action="portal.change-refused", target="ann")
+    assert refused.count() == 2 and "55555555" not in " ".join(e.detail for e in refused)
     r = client.post("/user/details/number", {"action": "enter", "number": "87654320"})
     assert r.status_code == 200 and numbers_of(ann) == {"primary": "87654320"}
 
