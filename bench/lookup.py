@@ -46,7 +46,7 @@ def setup(users: int) -> dict:
     from cardid import db
     from cardid.api import tokens
     from cardid.audit.actor import Actor
-    from cardid.cards.models import Card
+    from cardid.cards.models import CARD_ROW, Card
     from cardid.directory.models import User
 
     call_command("migrate", verbosity=0)
@@ -66,16 +66,7 @@ def setup(users: int) -> dict:
             rows.append((uid, "primary", n, n, 11, "generated", now, "bench"))
         db.insert_rows(
             Card,
-            (
-                "user",
-                "slot",
-                "number",
-                "number_key",
-                "keypad_length",
-                "origin",
-                "issued_at",
-                "issued_by",
-            ),
+            CARD_ROW,
             rows,
         )
         sample += [r[2] for r in random.sample(rows, min(len(rows), SAMPLE // 10))]

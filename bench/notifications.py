@@ -62,7 +62,7 @@ def ours(count: int, port: int) -> float:
 
     from cardid import db
     from cardid.audit.actor import Actor
-    from cardid.cards.models import Card
+    from cardid.cards.models import CARD_ROW, Card
     from cardid.config import services as config
     from cardid.directory.models import User
     from cardid.notifications import services
@@ -80,16 +80,7 @@ def ours(count: int, port: int) -> float:
     ids = list(User.objects.order_by("id").values_list("id", flat=True))
     db.insert_rows(
         Card,
-        (
-            "user",
-            "slot",
-            "number",
-            "number_key",
-            "keypad_length",
-            "origin",
-            "issued_at",
-            "issued_by",
-        ),
+        CARD_ROW,
         [
             (uid, "primary", str(10**10 + i), str(10**10 + i), 11, "generated", now, "bench")
             for i, uid in enumerate(ids)

@@ -149,3 +149,19 @@ class SilentServer:
         for c in self.conns:
             c.close()
         self.sock.close()
+
+
+def configure_smtp(port: int, **extra: str) -> None:
+    """Point cardid's SMTP options at a test server on `port`."""
+    from cardid.config import services as config
+    from tests.factories import ADMIN
+
+    settings = {
+        "smtp.host": "127.0.0.1",
+        "smtp.port": str(port),
+        "smtp.from": "cardid@example.org",
+        "smtp.timeout": "5",
+        **extra,
+    }
+    for key, value in settings.items():
+        config.set_value(key=key, raw=value, actor=ADMIN)

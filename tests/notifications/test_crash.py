@@ -9,11 +9,10 @@ from collections import Counter
 import pytest
 
 from cardid.cards import services as cards
-from cardid.config import services as config
 from cardid.notifications import services
 from cardid.notifications.models import OutboxMessage
 from tests.factories import ADMIN, make_user
-from tests.mailserver import MailServer
+from tests.mailserver import MailServer, configure_smtp
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,12 +21,7 @@ def test_killed_sender_loses_nothing_and_resends_at_most_the_unrecorded_few(subp
     server = MailServer().start()
     server.faults.delay = 0.02  # slow enough to kill the sender half-way
     try:
-        for key, value in {
-            "smtp.host": "127.0.0.1",
-            "smtp.port": str(server.port),
-            "smtp.from": "cardid@example.org",
-        }.items():
-            config.set_value(key=key, raw=value, actor=ADMIN)
+        configure_smtp(server.port)
         users = [make_user() for _ in range(60)]
         cards.generate(
             selection=cards.Selection(all=True),

@@ -11,22 +11,13 @@ from cardid.errors import CardidError, Invalid
 from cardid.notifications import services
 from cardid.notifications.models import OutboxMessage
 from tests.factories import ADMIN, make_user, numbers_of
-from tests.mailserver import MailServer, SilentServer
+from tests.mailserver import MailServer, SilentServer, configure_smtp
 
 pytestmark = pytest.mark.django_db
 Status = OutboxMessage.Status
 
 
-def configure(port, **extra):
-    settings = {
-        "smtp.host": "127.0.0.1",
-        "smtp.port": str(port),
-        "smtp.from": "cardid@example.org",
-        "smtp.timeout": "5",
-        **extra,
-    }
-    for key, value in settings.items():
-        config.set_value(key=key, raw=value, actor=ADMIN)
+configure = configure_smtp
 
 
 @pytest.fixture

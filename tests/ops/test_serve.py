@@ -105,19 +105,13 @@ def test_worker_batch_runs_what_is_queued_then_exits(cli, subprocess_env):
 
 def test_the_worker_delivers_queued_notifications(subprocess_env):
     from cardid.cards import services as cards
-    from cardid.config import services as config
     from cardid.notifications.models import OutboxMessage
     from tests.factories import ADMIN
-    from tests.mailserver import MailServer
+    from tests.mailserver import MailServer, configure_smtp
 
     server = MailServer().start()
     try:
-        for key, value in {
-            "smtp.host": "127.0.0.1",
-            "smtp.port": str(server.port),
-            "smtp.from": "cardid@example.org",
-        }.items():
-            config.set_value(key=key, raw=value, actor=ADMIN)
+        configure_smtp(server.port)
         ann = make_user(email="ann@example.org")
         cards.generate(
             selection=cards.Selection(usernames=[ann.username]),

@@ -53,19 +53,6 @@ class Command(CardidCommand):
         self.stdout.write(registration.new_code(username=username, actor=self.actor))
         self.note("valid once, for cards.self-registration.code-minutes minutes")
 
-    def _set_password(self, username, password_file, **_):
-        lines = self.read_file(password_file).decode("utf-8", "replace").splitlines()
-        services.set_password(
-            username=username, password=lines[0] if lines else "", actor=self.actor
-        )
-        self.note(f"password of {username} set")
-
-    def _registration_code(self, username, **_):
-        from cardid.cards import registration
-
-        self.stdout.write(registration.new_code(username=username, actor=self.actor))
-        self.note("valid once, for cards.self-registration.code-minutes minutes")
-
     def _list(self, group=None, format="text", **_):
         users = selectors.list_users(group=group)
         records = (
