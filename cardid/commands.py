@@ -2,16 +2,41 @@
 
 import json
 import sys
+from argparse import _SubParsersAction
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cardid.audit.actor import Actor
 from cardid.errors import CardidError
 
 
+class OneLineParser(CommandParser):
+    """Usage errors as one line on stderr (exit 2), as the CLI contract asks."""
+
+    def error(self, message):
+        if not self.called_from_command_line:
+            super().error(message)
+        prog = self.prog.replace("_", "-")
+        sys.stderr.write(f"cardid: {message}; see `{prog} --help`\n")
+        sys.exit(2)
+
+
+def _one_line(parser) -> None:
+    parser.__class__ = OneLineParser
+    for action in parser._actions:
+        if isinstance(action, _SubParsersAction):
+            for sub in action.choices.values():
+                _one_line(sub)
+
+
 class CardidCommand(BaseCommand):
     requires_system_checks: list = []
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        _one_line(parser)
+        return parser
 
     def execute(self, *args: Any, **options: Any) -> Any:
         try:

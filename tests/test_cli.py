@@ -142,7 +142,22 @@ def test_generate_refused_by_the_policy_exits_1_and_issues_nothing(cli):
 
 def test_generate_needs_to_know_for_whom(cli):
     r = cli("generate")
-    assert r.code != 0 and "one of the arguments --user --group --all is required" in r.err
+    assert r.code == 2 and "one of the arguments --user --group --all is required" in r.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("set-number",),
+        ("users", "frob"),
+        ("generate", "--all", "--slot", "third"),
+        ("cards", "rules", "set", "x"),
+    ],
+)
+def test_usage_errors_are_one_line_with_the_way_out(cli, args):
+    r = cli(*args)
+    assert r.code == 2
+    assert len(r.err.strip().splitlines()) == 1 and "--help`" in r.err
 
 
 def test_generate_unknown_group_fails(cli):
