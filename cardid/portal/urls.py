@@ -11,4 +11,5 @@ urlpatterns = [
     path("details", views.details, name="details"),
     path("details/number", views.change_number, name="change-number"),
     path("details/pin", views.change_pin, name="change-pin"),
+    path("register", views.register_card, name="register"),
 ]

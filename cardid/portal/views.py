@@ -20,12 +20,14 @@ def _features() -> dict:
         "portal.change-card-number",
         "portal.change-card-number.mode",
         "portal.change-pin",
+        "cards.self-registration",
     )
     return {
         "view": o["portal.view-card-number"],
         "change": o["portal.change-card-number"],
         "mode": o["portal.change-card-number.mode"],
         "pin": o["portal.change-pin"],
+        "register": o["cards.self-registration"],
     }
 
 
@@ -85,6 +87,8 @@ def home(request):
         return redirect("portal:number")
     if features["change"] != "off" or features["pin"]:
         return redirect("portal:details")
+    if features["register"] != "off":
+        return redirect("portal:register")
     return _page(request, "home.html")
 
 
@@ -98,6 +102,31 @@ def number(request):
     # The number appears only in the answer to the Reveal button (a POST): never in a URL,
     # never in a page that sits in the browser history by default.
     return _page(request, "number.html", slot=slot, number=value, revealed=request.method == "POST")
+
+
+@portal_login_required
+@require_http_methods(["GET", "POST"])
+def register_card(request):
+    """A one-time code to type at a terminal that has just read the user's new card."""
+    from cardid.cards import registration
+
+    features = _features()
+    if features["register"] == "off":
+        raise Http404("self-registration is switched off")
+    code = None
+    if request.method == "POST":
+        if set(request.POST) - {"csrfmiddlewaretoken"}:
+            services.forged(user=request.portal_user, what="registration code form fields")
+            return HttpResponseBadRequest("the form had fields this page does not send")
+        code = registration.new_code(
+            username=request.portal_user.username, actor=services.actor(request.portal_user)
+        )
+    return _page(
+        request,
+        "register.html",
+        code=code,
+        minutes=config.get("cards.self-registration.code-minutes"),
+    )
 
 
 @portal_login_required

@@ -186,3 +186,25 @@ def test_pages_need_a_log_in(client, ann):
     for path in ("/user/", "/user/number", "/user/details"):
         assert client.get(path)["Location"] == "/user/login"
     assert client.post("/user/details/pin", {"new": "1234"}).status_code == 302
+
+
+def test_the_portal_shows_a_one_time_code_that_a_terminal_accepts(client, ann):
+    import json
+
+    from cardid.api import tokens
+
+    assert logged_in(client).get("/user/register").status_code == 404
+    options(**{"cards.self-registration": "secondary"})
+    assert b"Register a card" in client.get("/user/register").content
+    page = client.post("/user/register")
+    code = re.search(rb'id="registration-code"[^>]*>([A-Z0-9]{8})<', page.content).group(1)
+    key = tokens.create(name="door", scope="lookup", actor=ADMIN)[1]
+    r = client.post(
+        "/api/v1/self-registration",
+        json.dumps({"reader_value": "04A1B2C3", "code": code.decode()}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert r.status_code == 200
+    assert numbers_of(ann) == {"primary": "12345678", "secondary": "04A1B2C3"}
+    assert client.post("/user/register", {"user_id": "2"}).status_code == 400
