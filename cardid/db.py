@@ -76,3 +76,10 @@ def is_transient(error: Exception) -> bool:
     return name in ("DeadlockDetected", "SerializationFailure", "LockNotAvailable") or (
         "database is locked" in text or "deadlock" in text
     )
+
+
+def fetch_one(sql: str, params: Sequence = ()) -> tuple | None:
+    """One row of a hand-written query: the look-up path skips the ORM's query building."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchone()

@@ -5,10 +5,11 @@ import hashlib
 import time
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from cardid import db
 from cardid.api.models import LookupCounter
 from cardid.cards import services as cards
 from cardid.config import services as config
@@ -24,39 +25,51 @@ class TooManyMisses(CardidError):
     """The client or the number is locked out until the window has passed."""
 
 
+def _bucket(now: datetime) -> datetime:
+    """Misses are counted per key in one-minute buckets (one row each)."""
+    return now.replace(second=0, microsecond=0)
+
+
+def since(minutes: int) -> datetime:
+    """The start of the look-back: the buckets of the last `minutes` minutes."""
+    return _bucket(timezone.now()) - timedelta(minutes=minutes - 1)
+
+
 def _window() -> tuple[datetime, int, int]:
     o = config.get_many("api.lookup.max-misses", "api.lookup.window-minutes")
     minutes = o["api.lookup.window-minutes"]
-    now = timezone.now()
-    start = now - timedelta(
-        minutes=now.minute % minutes, seconds=now.second, microseconds=now.microsecond
-    )
-    return start, o["api.lookup.max-misses"], minutes
+    return since(minutes), o["api.lookup.max-misses"], minutes
 
 
 def _number_key(number: str) -> str:
     return "number:" + hashlib.sha256(number.strip().lower().encode()).hexdigest()[:40]
 
 
+KEY = connection.ops.quote_name("key")
+
+
 def misses(key: str, since: datetime) -> int:
-    return (
-        LookupCounter.objects.filter(key=key, window_start__gte=since).aggregate(n=Sum("misses"))[
-            "n"
-        ]
-        or 0
+    table = LookupCounter._meta.db_table
+    row = db.fetch_one(
+        f"SELECT COALESCE(SUM(misses), 0) FROM {table} WHERE {KEY} = %s AND window_start >= %s",
+        [key, db.adapt_datetime(since)],
     )
+    return int(row[0]) if row else 0
 
 
-def _count_miss(key: str, window_start: datetime) -> int:
+def _count_miss(key: str, window_start: datetime | None = None) -> int:
+    """Add one miss to `key`'s current bucket; returns the misses since `window_start`."""
+    bucket = _bucket(timezone.now())
+    window_start = window_start or bucket
     for _ in range(3):
-        n = LookupCounter.objects.filter(key=key, window_start=window_start).update(
+        n = LookupCounter.objects.filter(key=key, window_start=bucket).update(
             misses=F("misses") + 1
         )
         if n:
             break
         try:
             with transaction.atomic():
-                LookupCounter.objects.create(key=key, window_start=window_start, misses=1)
+                LookupCounter.objects.create(key=key, window_start=bucket, misses=1)
             break
         except IntegrityError:
             continue  # another process created it meanwhile: count again
@@ -114,8 +127,7 @@ def check_client(client: str) -> None:
 
 
 def count_client_miss(client: str) -> None:
-    start, _, _ = _window()
-    _count_miss(f"client:{client}"[:100], start)
+    _count_miss(f"client:{client}"[:100])
 
 
 def quarantine_q():

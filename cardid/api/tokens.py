@@ -94,7 +94,7 @@ def authenticate(key: str, *, address: str, need: str) -> ApiToken:
     """The active token for `key`, allowed from `address`, whose scope covers `need`."""
     if not key:
         raise Denied(401, "an API token is required: Authorization: Bearer TOKEN")
-    token = ApiToken.objects.filter(key_hash=_hash(key)).first()
+    token = next(iter(ApiToken.objects.filter(key_hash=_hash(key))[:1]), None)
     if token is None:
         raise Denied(401, "the API token is not valid")
     if token.revoked_at is not None:

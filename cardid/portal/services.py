@@ -31,15 +31,8 @@ class LoginRefused(CardidError):
     pass
 
 
-def _window_start():
-    now = timezone.now()
-    return now - timedelta(
-        minutes=now.minute % 15, seconds=now.second, microseconds=now.microsecond
-    )
-
-
 def _failures(key: str) -> int:
-    return protection.misses(key, timezone.now() - WINDOW)
+    return protection.misses(key, protection.since(int(WINDOW.total_seconds() // 60)))
 
 
 def login(*, username: str, password: str, address: str) -> User:
@@ -53,9 +46,8 @@ def login(*, username: str, password: str, address: str) -> User:
 
     user = _by_password(username, password) if username and password else None
     if user is None or not user.enabled:
-        start = _window_start()
         for key in (ukey, akey):
-            protection._count_miss(key, start)
+            protection._count_miss(key)
         time.sleep(min(2.0, 0.2 * _failures(ukey)))
         audit.record(
             actor=Actor(f"portal:{address}", "portal"),

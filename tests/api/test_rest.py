@@ -1,5 +1,6 @@
 """The REST API: every endpoint, every scope, bad input, query ceilings."""
 
+import itertools
 import json
 
 import pytest
@@ -18,8 +19,11 @@ from tests.factories import ADMIN, give_number, make_group, make_user, numbers_o
 pytestmark = pytest.mark.django_db
 
 
+_tokens = itertools.count(1)
+
+
 def token(scope="write", **kw):
-    return tokens.create(name=f"t-{scope}-{len(kw)}-{id(kw)}", scope=scope, actor=ADMIN, **kw)[1]
+    return tokens.create(name=f"t-{scope}-{next(_tokens)}", scope=scope, actor=ADMIN, **kw)[1]
 
 
 class Api:
