@@ -48,16 +48,16 @@ def _number_key(number: str) -> str:
 KEY = connection.ops.quote_name("key")
 
 
-def misses(key: str, since: datetime) -> int:
+def misses(key: str, start: datetime) -> int:
     table = LookupCounter._meta.db_table
     row = db.fetch_one(
         f"SELECT COALESCE(SUM(misses), 0) FROM {table} WHERE {KEY} = %s AND window_start >= %s",
-        [key, db.adapt_datetime(since)],
+        [key, db.adapt_datetime(start)],
     )
     return int(row[0]) if row else 0
 
 
-def _count_miss(key: str, window_start: datetime | None = None) -> int:
+def count_miss(key: str, window_start: datetime | None = None) -> int:
     """Add one miss to `key`'s current bucket; returns the misses since `window_start`."""
     bucket = _bucket(timezone.now())
     window_start = window_start or bucket
@@ -96,9 +96,9 @@ def lookup(*, client: str, number: str, pin: str | None = None, rule: str = "") 
         )
     user = cards.lookup(number=number, pin=pin)
     if user is None:
-        n = _count_miss(ckey, start)
+        n = count_miss(ckey, start)
         if pin is not None:
-            _count_miss(nkey, start)
+            count_miss(nkey, start)
         # Slow down a client that keeps missing: a terminal mistypes now and then, a walk
         # through the number space misses all the time.
         time.sleep(min(MAX_DELAY, 0.01 * max(0, n - 10)))
@@ -127,7 +127,7 @@ def check_client(client: str) -> None:
 
 
 def count_client_miss(client: str) -> None:
-    _count_miss(f"client:{client}"[:100])
+    count_miss(f"client:{client}"[:100])
 
 
 def quarantine_q():

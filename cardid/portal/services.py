@@ -47,7 +47,7 @@ def login(*, username: str, password: str, address: str) -> User:
     user = _by_password(username, password) if username and password else None
     if user is None or not user.enabled:
         for key in (ukey, akey):
-            protection._count_miss(key)
+            protection.count_miss(key)
         time.sleep(min(2.0, 0.2 * _failures(ukey)))
         audit.record(
             actor=Actor(f"portal:{address}", "portal"),
