@@ -67,6 +67,13 @@ def insert_users(numbers, *, email: bool = True) -> None:
     )
 
 
+def heading(title: str) -> str:
+    """A RESULTS.md section title with the date and the machine."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return f"\n### {title} — {stamp}, {machine}\n"
+
+
 def append_results(lines: list[str]) -> None:
     """Add a section to bench/RESULTS.md."""
     results = HERE / "RESULTS.md"
@@ -230,10 +237,8 @@ def main() -> None:
 
 
 def write_results(rows: list[dict]) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
-        f"\n### Bulk generation (issue 2) — {stamp}, {machine}\n",
+        heading("Bulk generation (issue 2)"),
         "Targets: ratio to the raw executemany limit <= 2.0 at 100k users on each "
         "database; peak memory <= 400 MB at 1M users. Generation includes the audit "
         "row per user and the policy check; the limit inserts only the card rows.\n",

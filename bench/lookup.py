@@ -13,8 +13,6 @@ Targets (issue 7): throughput >= 0.6 x the limit; p99 <= 10 ms at 200 requests/s
 import argparse
 import http.client
 import json
-import os
-import platform
 import random
 import re
 import statistics
@@ -23,14 +21,13 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from generate import append_results, database_env, insert_users, setup_django  # noqa: E402
+from generate import append_results, database_env, heading, insert_users, setup_django  # noqa: E402
 
 WORKERS = 4
 SAMPLE = 2000
@@ -243,10 +240,8 @@ def main() -> None:
 
 
 def write_results(rows: list[dict]) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
-        f"\n### Terminal look-ups (issue 7) — {stamp}, {machine}\n",
+        heading("Terminal look-ups (issue 7)"),
         f"gunicorn with {WORKERS} workers for both; wrk -t2 -c16 for 10 s with random numbers "
         "that exist (throughput), then an open-loop client at 200 requests/s for 10 s "
         "(latency). The limit is a bare WSGI app doing the same indexed SELECT; cardid checks "

@@ -11,14 +11,12 @@ Target (issue 4): throughput >= 0.8 x the raw loop. Figures are appended to benc
 import argparse
 import json
 import os
-import platform
 import smtplib
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -26,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from generate import append_results, database_env, insert_users  # noqa: E402
+from generate import append_results, database_env, heading, insert_users  # noqa: E402
 
 
 def free_port() -> int:
@@ -152,10 +150,8 @@ def main() -> None:
 
 
 def write_results(rows: list[dict]) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
-        f"\n### Notification delivery (issue 4) — {stamp}, {machine}\n",
+        heading("Notification delivery (issue 4)"),
         "Target: throughput >= 0.8 x a raw smtplib loop sending the same number of "
         "pre-rendered messages over one connection to the same local aiosmtpd server. "
         "cardid renders each message from the database at send time and marks it sent "

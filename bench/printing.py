@@ -9,19 +9,17 @@ flat (the cards are not all held at once). Figures are appended to bench/RESULTS
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-from generate import append_results, database_env, insert_users, setup_django  # noqa: E402
+from generate import append_results, database_env, heading, insert_users, setup_django  # noqa: E402
 
 
 def phase(cards: int, out: str) -> dict:
@@ -90,11 +88,9 @@ def main() -> None:
             raise SystemExit(out.stderr[-3000:])
         r = json.loads(out.stdout.strip().splitlines()[-1])
     print(json.dumps(r))
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     append_results(
         [
-            f"\n### Printable ID cards (issue 9) — {stamp}, {machine}\n",
+            heading("Printable ID cards (issue 9)"),
             "One A4 PDF with Code 128 and QR codes, users read from SQLite in chunks of 1,000. "
             "No target was set; memory is the process's peak RSS before and after.\n",
             "| cards | pages | time | per card | RSS before | peak RSS | PDF size |",

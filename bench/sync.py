@@ -15,19 +15,17 @@ bench/RESULTS.md.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from generate import append_results, database_env, setup_django  # noqa: E402
+from generate import append_results, database_env, heading, setup_django  # noqa: E402
 
 GROUPS = 100
 
@@ -66,7 +64,7 @@ def phase(name: str, url: str) -> dict:
         from django.utils import timezone
 
         from cardid import db
-        from cardid.directory.models import User
+        from cardid.directory.models import USER_ROW, User
 
         call_command("migrate", verbosity=0)
         t0 = time.perf_counter()
@@ -122,20 +120,7 @@ def phase(name: str, url: str) -> dict:
             )
         t0 = time.perf_counter()
         meta = User._meta
-        cols = [
-            "username",
-            "username_key",
-            "full_name",
-            "email",
-            "department",
-            "office",
-            "enabled",
-            "source",
-            "pin_hash",
-            "password_hash",
-            "created_at",
-            "updated_at",
-        ]
+        cols = [meta.get_field(f).column for f in USER_ROW]
         sql = (
             f"INSERT INTO {meta.db_table} ({', '.join(cols)}) VALUES "
             f"({', '.join(['%s'] * len(cols))})"
@@ -226,10 +211,8 @@ def main() -> None:
 
 
 def write_results(rows: list[dict]) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
-        f"\n### LDAP sync (issue 3) — {stamp}, {machine}\n",
+        heading("LDAP sync (issue 3)"),
         f"A real slapd holding the users and {GROUPS} posix groups. (a) the limit: raw ldap3 "
         "paged fetch + raw executemany insert of the same user rows; (b) first sync incl. "
         "groups, audit rows and auto-generation of every primary number; (c) second sync, "

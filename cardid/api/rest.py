@@ -187,16 +187,8 @@ def list_users(
     limit: int = Query(100, ge=1, le=1000),
 ):
     """Users ordered by username; `search` matches username or full name."""
-    if "\x00" in search:
-        return []  # no name holds a NUL character (and PostgreSQL cannot compare one)
-    qs = User.objects.order_by("username_key")
-    if group:
-        qs = qs.filter(membership__group=directory.get_group(group))
-    if search:
-        from django.db.models import Q
-
-        qs = qs.filter(Q(username_key__contains=search.lower()) | Q(full_name__icontains=search))
-    return [user_out(u) for u in qs[offset : offset + limit]]
+    users = directory.list_users(group=group or None, search=search)
+    return [user_out(u) for u in users.prefetch_related(None)[offset : offset + limit]]
 
 
 @api.get("/users/{username}", response=responses(UserOut, 404), auth=READ, tags=["users"])
@@ -243,16 +235,13 @@ def clear_number(request, username: str, slot: Slot):
     tags=["numbers"],
 )
 def generate_for_user(request, username: str, slot: Slot, body: GenerateIn):
-    from cardid.config import services as config
-
     user = directory.get_user(username)
-    notify = config.get("notify.card-admin-generated") if body.notify is None else body.notify
     result = cards.generate(
         selection=cards.Selection(usernames=[user.username]),
         slot=_slot(slot),
         replace=body.replace,
         actor=actor(request),
-        notify=notify,
+        notify=body.notify,
     )
     number = Card.objects.filter(user=user, slot=slot).values_list("number", flat=True).first()
     return {"issued": result.issued, "skipped": result.skipped, "number": number}
@@ -266,11 +255,8 @@ def generate_for_user(request, username: str, slot: Slot, body: GenerateIn):
 )
 def generate_for_group(request, group: str, body: GroupGenerateIn):
     """Starts a background job; poll /jobs/{id} for its progress."""
-    from cardid.config import services as config
-
     g = directory.get_group(group)
     who = actor(request)
-    notify = config.get("notify.card-admin-generated") if body.notify is None else body.notify
     job = jobs.submit(
         kind="generate",
         actor=who,
@@ -278,7 +264,7 @@ def generate_for_group(request, group: str, body: GroupGenerateIn):
             "group": g.name,
             "slot": _slot(body.slot),
             "replace": body.replace,
-            "notify": notify,
+            "notify": body.notify,
             "actor_name": who.name,
             "actor_door": who.door,
         },

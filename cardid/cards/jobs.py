@@ -24,7 +24,7 @@ def generate(job: Job, report) -> None:
         slot=p["slot"],
         replace=p["replace"],
         actor=actor,
-        notify=p["notify"],
+        notify=p.get("notify"),
         progress=progress,
         label=f"job {job.pk}",
     )

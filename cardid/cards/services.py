@@ -270,19 +270,22 @@ def generate(
     slot: str,
     replace: bool,
     actor: Actor,
-    notify: bool = False,
+    notify: bool | None = None,
     reason: str = OutboxMessage.Reason.ADMIN,
     origin: str = Card.Origin.GENERATED,
     progress: Progress | None = None,
     label: str = "",
 ) -> GenerationResult:
-    """Give every selected user a new random number in `slot`.
+    """Give every selected user a new random number in `slot` (`notify` None: as the option
+    notify.card-admin-generated says).
 
     Only where blank, or replacing (and retiring) what is there. Refuses before issuing
     anything if the policy cannot hold the numbers to issue. Chunked, one transaction per
     chunk; a concurrent writer's collision redraws the chunk.
     """
     slot = _slot(slot)
+    if notify is None:  # the administrator's switch, whichever door asked
+        notify = config.get("notify.card-admin-generated")
     policy = selectors.current_policy()
     users = selection.queryset()
     result = GenerationResult(total=users.count())

@@ -1,6 +1,6 @@
 """Reads about users and groups."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from cardid.directory.models import Group, User, username_key
 from cardid.errors import NotFound
@@ -41,12 +41,17 @@ def users_by_names(usernames: list[str]) -> list[User]:
     return [found[k] for k in dict.fromkeys(keys)]
 
 
-def list_users(*, group: str | None = None) -> QuerySet[User]:
+def list_users(*, group: str | None = None, search: str = "") -> QuerySet[User]:
+    """Users by username; `search` matches part of the username or full name."""
     qs = User.objects.order_by("username_key").prefetch_related(
         Prefetch("groups", queryset=Group.objects.order_by("name_key"))
     )
     if group:
         qs = qs.filter(membership__group=get_group(group))
+    if "\x00" in search:
+        return qs.none()  # no name holds a NUL character (and PostgreSQL cannot compare one)
+    if search:
+        qs = qs.filter(Q(username_key__contains=search.lower()) | Q(full_name__icontains=search))
     return qs
 
 

@@ -26,6 +26,17 @@ def wait_for(predicate, timeout=30.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def worker_batch(env):
+    """`cardid worker --batch` in its own process: runs what is queued and due, then exits."""
+    return subprocess.run(
+        [sys.executable, "-m", "cardid", "worker", "--batch"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def get_json(url):
     try:
         with urllib.request.urlopen(url, timeout=2) as r:
@@ -89,13 +100,7 @@ def test_worker_batch_runs_what_is_queued_then_exits(cli, subprocess_env):
         },
         actor=actor,
     )
-    r = subprocess.run(
-        [sys.executable, "-m", "cardid", "worker", "--batch"],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = worker_batch(subprocess_env)
     assert r.returncode == 0, r.stderr
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED
@@ -120,13 +125,7 @@ def test_the_worker_delivers_queued_notifications(subprocess_env):
             actor=ADMIN,
             notify=True,
         )
-        r = subprocess.run(
-            [sys.executable, "-m", "cardid", "worker", "--batch"],
-            env=subprocess_env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        r = worker_batch(subprocess_env)
         assert r.returncode == 0, r.stderr
         assert OutboxMessage.objects.get().status == "sent"
         assert [m.recipients for m in server.received] == [["ann@example.org"]]

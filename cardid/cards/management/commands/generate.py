@@ -7,7 +7,6 @@ from tqdm import tqdm
 
 from cardid.cards.numbers import SLOTS
 from cardid.commands import CardidCommand
-from cardid.config import services as config
 from cardid.errors import CardidError
 from cardid.jobs import runner
 from cardid.jobs import services as jobs
@@ -43,8 +42,6 @@ class Command(CardidCommand):
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args, users, group, all, slot, replace, notify, queue, format, **opts):
-        if notify is None:
-            notify = config.get("notify.card-admin-generated")
         actor = self.actor
         who = (
             "all users"
