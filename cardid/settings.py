@@ -16,6 +16,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_tasks",
+    "django_htmx",
     "django_tasks_db",
     "cardid.config",
     "cardid.audit",
@@ -25,6 +26,7 @@ INSTALLED_APPS = [
     "cardid.notifications",
     "cardid.api",
     "cardid.portal",
+    "cardid.console",
     "cardid.ops",
 ]
 
@@ -36,6 +38,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

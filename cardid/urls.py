@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("rpc/api/xmlrpc", xmlrpc.endpoint, name="xmlrpc"),
     path("user/", include("cardid.portal.urls")),
+    path("admin/", include("cardid.console.urls")),
 ]

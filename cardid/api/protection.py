@@ -13,7 +13,7 @@ from cardid import db
 from cardid.api.models import LookupCounter
 from cardid.cards import services as cards
 from cardid.config import services as config
-from cardid.directory.models import User
+from cardid.directory.models import User, username_key
 from cardid.errors import CardidError
 
 # Wrong PINs for one number before that number is refused for the rest of the window.
@@ -134,3 +134,40 @@ def quarantine_q():
     from cardid.cards.selectors import quarantine_filter
 
     return quarantine_filter()
+
+
+class LoginRefused(CardidError):
+    """A log-in refused: wrong credentials, or too many failures lately."""
+
+
+class LoginThrottle:
+    """Failed log-ins per account and per address, counted in the database (every server
+    process sees them); past a limit, log-ins wait out the window, and each failure is
+    slower than the last."""
+
+    def __init__(self, prefix: str, *, per_user: int = 5, per_address: int = 30, minutes=15):
+        self.prefix, self.per_user, self.per_address = prefix, per_user, per_address
+        self.minutes = minutes
+
+    def _keys(self, username: str, address: str) -> tuple[str, str]:
+        return (
+            f"{self.prefix}:user:{username_key(username)}"[:100],
+            f"{self.prefix}:addr:{address}"[:100],
+        )
+
+    def check(self, username: str, address: str) -> None:
+        ukey, akey = self._keys(username, address)
+        start = since(self.minutes)
+        if misses(ukey, start) >= self.per_user or misses(akey, start) >= self.per_address:
+            raise LoginRefused(
+                f"too many failed log-ins; wait {self.minutes} minutes and try again"
+            )
+
+    def failed(self, username: str, address: str) -> None:
+        ukey, akey = self._keys(username, address)
+        count_miss(akey)
+        n = count_miss(ukey, since(self.minutes))
+        time.sleep(min(2.0, 0.2 * n))
+
+    def succeeded(self, username: str, address: str) -> None:
+        LookupCounter.objects.filter(key=self._keys(username, address)[0]).delete()

@@ -1,4 +1,9 @@
-"""The bulk generation job: turns a Job row's parameters into one call of the service."""
+"""The card jobs (bulk generation, printing): a Job row's parameters into one service call."""
+
+import time
+from pathlib import Path
+
+from django.conf import settings
 
 from cardid.audit.actor import Actor
 from cardid.cards import services
@@ -27,4 +32,39 @@ def generate(job: Job, report) -> None:
         notify=p.get("notify"),
         progress=progress,
         label=f"job {job.pk}",
+    )
+
+
+PRINTS_KEPT = 24 * 3600  # seconds a printed PDF stays in the data directory
+
+
+def print_path(job_id: int) -> Path:
+    return Path(settings.DATA_DIR) / "prints" / f"cards-{job_id}.pdf"
+
+
+def print_cards(job: Job, report) -> None:
+    """ID cards into a PDF in the data directory, offered for download on the job's page.
+    PDFs older than a day are removed when the next one is printed."""
+    p = job.params
+    path = print_path(job.pk)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - PRINTS_KEPT
+    for old in path.parent.glob("cards-*.pdf"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+    partial = path.with_suffix(".part")
+    with partial.open("wb") as out:
+        drawn, skipped = services.print_cards(
+            selection=services.Selection(usernames=p.get("usernames") or [], group=p.get("group")),
+            slot=p["slot"],
+            paper=p["paper"],
+            with_qr=p.get("qr", False),
+            out=out,
+            progress=lambda done, total: report(done=done, total=total),
+        )
+    partial.rename(path)
+    report(
+        done=drawn + skipped,
+        total=drawn + skipped,
+        counts={"printed": drawn, "skipped (no number)": skipped},
     )

@@ -64,3 +64,25 @@ def convert(value: str, *, rule: str | None = None, chain: str | None = None) ->
         return conversion.apply(steps, value)
     except conversion.ConversionError as e:
         raise Invalid(str(e)) from None
+
+
+def derive(text: str, *, source: str = "the pairs") -> conversion.Derivation:
+    """The shortest chain for "reader-value,card-number" lines (commas or tabs; no header)."""
+    pairs = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        cells = [c.strip() for c in line.replace("\t", ",").split(",")]
+        if len(cells) != 2 or not all(cells):
+            raise Invalid(f"{source}, line {lineno}: expected 'reader-value,card-number'")
+        pairs.append((cells[0], cells[1]))
+    try:
+        return conversion.derive(pairs)
+    except conversion.ConversionError as e:
+        raise Invalid(str(e)) from None
+
+
+NO_CHAIN = (
+    "no chain of up to 3 steps maps every pair; a regex: or substr: step may be needed "
+    "(try one on a value first)"
+)

@@ -117,6 +117,16 @@ def cards_of(user: User) -> dict[str, Card]:
     return {c.slot: c for c in Card.objects.filter(user=user)}
 
 
+def numbers_of(user_ids: list[int]) -> dict[int, dict[str, str]]:
+    """{user id: {slot: number}} for a page of users, in one query."""
+    out: dict[int, dict[str, str]] = {}
+    for uid, slot, number in Card.objects.filter(user_id__in=user_ids).values_list(
+        "user_id", "slot", "number"
+    ):
+        out.setdefault(uid, {})[slot] = number
+    return out
+
+
 def policy_figures() -> dict:
     """What the console shows beside the policy: numbers in use, space, guess chance."""
     policy = current_policy()

@@ -670,10 +670,11 @@ def _export_rows(users):
 
 
 def print_cards(
-    *, selection: Selection, slot: str, paper: str, with_qr: bool, out
+    *, selection: Selection, slot: str, paper: str, with_qr: bool, out, progress=None
 ) -> tuple[int, int]:
     """A PDF of ID cards for the selected users that have a number in `slot`; returns (cards
-    drawn, users skipped for having no number). Users are read in chunks."""
+    drawn, users skipped for having no number). Users are read in chunks; `progress(done,
+    total)` is called after each chunk."""
     from cardid.cards import printing
 
     if paper not in printing.PAPERS:
@@ -684,6 +685,8 @@ def print_cards(
     holders = users.filter(cards__slot=slot)
     if not holders.exists():
         raise Invalid(f"none of the {total} selected user(s) has a {slot} number: nothing to print")
+
+    drawn_so_far = [0]
 
     def rows():
         last = ""
@@ -698,6 +701,9 @@ def print_cards(
             for _, full_name, username, number in part:
                 yield (full_name or username), number
             last = part[-1][0]
+            drawn_so_far[0] += len(part)
+            if progress:
+                progress(drawn_so_far[0], total)
 
     drawn = printing.render(rows(), out, paper=paper, with_qr=with_qr)
     return drawn, total - drawn

@@ -362,6 +362,14 @@ _ALL = [
         maximum=1000,
     ),
     Option("portal.change-pin", "bool", False, "Allow users to change their Card/ID PIN"),
+    # The administrator's console.
+    Option(
+        "console.admin-group",
+        "str",
+        "",
+        "directory group whose members may log in to the console with their directory "
+        "password (blank: local administrators only)",
+    ),
     # API look-up protection.
     Option(
         "api.lookup.max-misses",

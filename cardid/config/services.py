@@ -48,15 +48,73 @@ def set_value(*, key: str, raw: Any, actor: Actor, expected_version: int | None 
     current = 0 if row is None else row.version
     if expected_version is not None and expected_version != current:
         raise Conflict(f"{key} was changed by someone else meanwhile; reload to see the new value")
+    _store(opt, row, value, actor)
+    return value
+
+
+def _store(opt: options.Option, row: OptionValue | None, value: Any, actor: Actor) -> None:
     if row is None:
-        OptionValue.objects.create(key=key, value=value, updated_by=actor.name)
+        OptionValue.objects.create(key=opt.key, value=value, updated_by=actor.name)
     else:
         row.value = value
         row.version += 1
         row.updated_by = actor.name
         row.save()
-    audit.record(actor=actor, action="option.set", target=key, detail=opt.display(value))
-    return value
+    audit.record(actor=actor, action="option.set", target=opt.key, detail=opt.display(value))
+
+
+class OptionProblems(Invalid):
+    """Several options refused at once: `problems` maps each key to its message."""
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__("; ".join(problems.values()))
+        self.problems = problems
+
+
+@transaction.atomic
+def set_many(
+    *, values: dict[str, Any], actor: Actor, versions: dict[str, int] | None = None
+) -> list[str]:
+    """Store several options together (a console page): all or nothing. Options whose value
+    does not change are left alone. With `versions` (each key's edit version when the form
+    was shown), a key someone else changed meanwhile is a conflict, never overwritten.
+    Returns the keys that changed; OptionProblems names every refused key."""
+    problems: dict[str, str] = {}
+    parsed: dict[str, Any] = {}
+    for key, raw in values.items():
+        try:
+            parsed[key] = _declared(key).parse(raw)
+        except (options.OptionError, Invalid) as e:
+            problems[key] = str(e)
+    rows = {r.key: r for r in OptionValue.objects.select_for_update().filter(key__in=values)}
+    for key, value in parsed.items():
+        row = rows.get(key)
+        current = row.value if row else _declared(key).default
+        stale = versions is not None and versions.get(key, 0) != (row.version if row else 0)
+        if stale and value != current:
+            problems[key] = (
+                f"{key} was changed by {row.updated_by if row else 'someone else'} while you "
+                "edited it; reload the page to see the new value, then make your change again"
+            )
+    merged = {k: (rows[k].value if k in rows else _declared(k).default) for k in values}
+    merged.update(parsed)
+    for key in ("cards.pin.min-length", "cards.pin.max-length"):
+        if key in parsed and key not in problems:
+            lo = merged.get("cards.pin.min-length", get("cards.pin.min-length"))
+            hi = merged.get("cards.pin.max-length", get("cards.pin.max-length"))
+            if lo > hi:
+                problems[key] = f"the PIN minimum length ({lo}) exceeds the maximum ({hi})"
+    if problems:
+        raise OptionProblems(problems)
+    changed = []
+    for key, value in parsed.items():
+        row = rows.get(key)
+        current = row.value if row else _declared(key).default
+        if value == current:
+            continue
+        _store(_declared(key), row, value, actor)
+        changed.append(key)
+    return changed
 
 
 def _check_pair(key: str, value: Any) -> None:

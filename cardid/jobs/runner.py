@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 KINDS = {
     "generate": "cardid.cards.jobs.generate",
     "sync": "cardid.directory.sync.jobs.sync",
+    "print": "cardid.cards.jobs.print_cards",
 }
 
 Report = Callable[..., None]

@@ -3,59 +3,40 @@ and PIN. Views call these; nothing here trusts a form field to say who the user 
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-
 from django.db import transaction
 from django.utils import timezone
 
 from cardid.api import protection
-from cardid.api.models import LookupCounter
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.audit.models import AuditEvent
 from cardid.cards import services as cards
 from cardid.cards.models import Card
 from cardid.config import services as config
-from cardid.directory.models import User, username_key
-from cardid.errors import CardidError, Conflict, Invalid
+from cardid.directory.models import User
+from cardid.errors import Conflict, Invalid
 from cardid.notifications.models import OutboxMessage
 
-# Failed log-ins before the account (or the address) must wait out the window.
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDRESS = 30
-WINDOW = timedelta(minutes=15)
-
-
-class LoginRefused(CardidError):
-    pass
-
-
-def _failures(key: str) -> int:
-    return protection.misses(key, protection.since(int(WINDOW.total_seconds() // 60)))
+THROTTLE = protection.LoginThrottle("login")
+LoginRefused = protection.LoginRefused
 
 
 def login(*, username: str, password: str, address: str) -> User:
     """The enabled user whose directory or local password this is; LoginRefused otherwise
     (one message for every reason, after a delay that grows with the failures)."""
-    ukey = f"login:user:{username_key(username or '')}"[:100]
-    akey = f"login:addr:{address}"[:100]
-    if _failures(ukey) >= MAX_FAILURES_PER_USER or _failures(akey) >= MAX_FAILURES_PER_ADDRESS:
-        raise LoginRefused("too many failed log-ins; wait 15 minutes and try again")
+    THROTTLE.check(username or "", address)
     from cardid.cards.registration import _by_password
 
     user = _by_password(username, password) if username and password else None
     if user is None or not user.enabled:
-        for key in (ukey, akey):
-            protection.count_miss(key)
-        time.sleep(min(2.0, 0.2 * _failures(ukey)))
+        THROTTLE.failed(username or "", address)
         audit.record(
             actor=Actor(f"portal:{address}", "portal"),
             action="portal.login-failed",
             target=(username or "")[:150],
         )
         raise LoginRefused("the username or password is wrong")
-    LookupCounter.objects.filter(key=ukey).delete()
+    THROTTLE.succeeded(username, address)
     audit.record(actor=Actor(user.username, "portal"), action="portal.login", target=user.username)
     return user
 

@@ -7,7 +7,10 @@ from cardid.jobs.models import Job
 
 
 def sync(job: Job, report) -> None:
-    result = engine.run(actor=Actor(f"sync ({job.params.get('actor_name', 'api')})", "sync"))
-    report(done=1, total=1, counts=result.counts, messages=result.errors[:200])
+    dry_run = job.params.get("dry_run", False)
+    result = engine.run(
+        actor=Actor(f"sync ({job.params.get('actor_name', 'api')})", "sync"), dry_run=dry_run
+    )
+    report(done=1, total=1, counts=result.counts, messages=(result.errors + result.diff)[:200])
     if not result.ok:
         raise CardidError(result.message)

@@ -95,23 +95,9 @@ class Command(CardidCommand):
 
     def _derive(self, path: str) -> None:
         text = self.read_file(path).decode("utf-8-sig", "replace")
-        pairs = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            cells = [c.strip() for c in line.replace("\t", ",").split(",")]
-            if len(cells) != 2 or not all(cells):
-                raise Invalid(f"{path}, line {lineno}: expected 'reader-value,card-number'")
-            pairs.append((cells[0], cells[1]))
-        try:
-            result = conversion.derive(pairs)
-        except conversion.ConversionError as e:
-            raise Invalid(str(e)) from None
+        result = rules.derive(text, source=path)
         if result.chain is None:
             for near in result.near_misses:
                 self.note(f"near miss: {near}")
-            raise CardidError(
-                f"no chain of up to 3 steps maps all {len(pairs)} pairs; a "
-                "regex: or substr: step may be needed (try `cards convert`)"
-            )
+            raise CardidError(rules.NO_CHAIN)
         self.stdout.write(result.chain)

@@ -1,0 +1,224 @@
+"""The console's forms. They check the shape of what was typed and put every problem beside
+its field; the services decide what is allowed and store it."""
+
+from django import forms
+
+from cardid.config import options
+from cardid.config import services as config
+from cardid.config.services import OptionProblems
+from cardid.console.pages import LABELS, OptionsPage
+
+
+def _label(opt: options.Option) -> str:
+    return LABELS.get(opt.key) or opt.help[:1].upper() + opt.help[1:]
+
+
+class OptionsForm(forms.Form):
+    """One Options page: a field per option, typed by its declaration, with the edit version
+    each option had when the page was shown (a second administrator's change is a conflict)."""
+
+    versions = forms.JSONField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, page: OptionsPage, *args, **kwargs):
+        self.page = page
+        current = config.get_many(*page.keys)
+        initial = {k: v for k, v in current.items() if options.get(k).kind != "secret"}
+        initial["versions"] = {k: config.version(k) for k in page.keys}
+        super().__init__(*args, initial=initial, **kwargs)
+        self.secret_set = {k for k in page.keys if options.get(k).kind == "secret" and current[k]}
+        for key in page.keys:
+            self.fields[key] = self._field(options.get(key))
+
+    def _field(self, opt: options.Option) -> forms.Field:
+        label, hint = _label(opt), ""
+        if _label(opt) != opt.help[:1].upper() + opt.help[1:]:
+            hint = opt.help
+        common = {"label": label, "help_text": hint, "required": False}
+        if opt.kind == "bool":
+            return forms.BooleanField(**common)
+        if opt.kind == "choice":
+            return forms.ChoiceField(choices=[(c, c) for c in opt.choices], **common)
+        if opt.kind == "secret":
+            common["help_text"] = "leave blank to keep the stored value"
+            return forms.CharField(widget=forms.PasswordInput(render_value=False), **common)
+        if opt.kind == "int":
+            attrs = {}
+            if opt.minimum is not None:
+                attrs["min"] = int(opt.minimum)
+            if opt.maximum is not None:
+                attrs["max"] = int(opt.maximum)
+            return forms.CharField(widget=forms.NumberInput(attrs=attrs), **common)
+        if opt.key == "notify.card.body":
+            return forms.CharField(widget=forms.Textarea(attrs={"rows": 10}), strip=False, **common)
+        return forms.CharField(**common)
+
+    def sections(self):
+        for title, keys in self.page.sections:
+            yield title, [self[k] for k in keys]
+
+    def clean(self):
+        data = super().clean()
+        for key in self.page.keys:
+            if key not in data:
+                continue
+            opt = options.get(key)
+            if opt.kind == "secret" and not data[key]:
+                continue
+            try:
+                opt.parse(data[key])
+            except options.OptionError as e:
+                self.add_error(key, str(e))
+        return data
+
+    def changes(self) -> dict:
+        """The values to store: every option of the page, but a blank secret is kept."""
+        out = {}
+        for key in self.page.keys:
+            value = self.cleaned_data.get(key)
+            if options.get(key).kind == "secret" and not value:
+                continue
+            out[key] = value
+        return out
+
+    def versions_seen(self) -> dict[str, int]:
+        seen = self.cleaned_data.get("versions") or {}
+        return {k: int(v) for k, v in seen.items() if isinstance(v, int)}
+
+    def save(self, actor) -> list[str]:
+        try:
+            return config.set_many(
+                values=self.changes(), actor=actor, versions=self.versions_seen()
+            )
+        except OptionProblems as e:
+            for key, message in e.problems.items():
+                self.add_error(key if key in self.fields else None, message)
+            return []
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    password = forms.CharField(widget=forms.PasswordInput, max_length=1024)
+
+
+SLOTS = [("primary", "Primary"), ("secondary", "Secondary")]
+
+
+class BulkForm(forms.Form):
+    """Groups › Bulk User Actions."""
+
+    target = forms.ChoiceField(
+        label="Apply to",
+        choices=[("group", "A group"), ("users", "A list of users"), ("user", "One user")],
+        widget=forms.RadioSelect,
+        initial="group",
+    )
+    group = forms.CharField(label="Group", required=False, max_length=200)
+    usernames = forms.CharField(
+        label="Users (one per line)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=2_000_000,
+    )
+    user = forms.CharField(label="User", required=False, max_length=200)
+    action = forms.ChoiceField(
+        label="Action",
+        choices=[
+            ("primary", "Generate random primary Card/ID number"),
+            ("secondary", "Generate random secondary Card/ID number"),
+        ],
+        widget=forms.RadioSelect,
+        initial="primary",
+    )
+    replace = forms.ChoiceField(
+        label="Users who already have a number",
+        choices=[("blank", "Only where blank (keep existing numbers)"), ("replace", "Replace")],
+        widget=forms.RadioSelect,
+        initial="blank",
+    )
+    notify = forms.BooleanField(label="Notify the users by e-mail", required=False)
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class NumbersForm(forms.Form):
+    """Edit a user's numbers; a blank field clears that number."""
+
+    primary = forms.CharField(label="Primary Card/ID number", required=False, max_length=200)
+    secondary = forms.CharField(label="Secondary Card/ID number", required=False, max_length=200)
+    notify = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class GenerateForm(forms.Form):
+    slot = forms.ChoiceField(choices=SLOTS)
+    notify = forms.BooleanField(label="Notify the user by e-mail", required=False)
+
+
+class PinForm(forms.Form):
+    pin = forms.CharField(
+        label="New PIN",
+        required=False,
+        max_length=64,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        help_text="digits only; leave blank and press Remove PIN to take the PIN away",
+    )
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label="Username, name or Card/ID number", required=False, max_length=200)
+
+
+class PrintForm(forms.Form):
+    slot = forms.ChoiceField(label="Number", choices=SLOTS, initial="primary")
+    paper = forms.ChoiceField(label="Paper", choices=[("a4", "A4"), ("letter", "Letter")])
+    qr = forms.BooleanField(label="Add a QR code", required=False)
+
+
+class PreviewForm(forms.Form):
+    username = forms.CharField(label="Preview for user", max_length=200)
+
+
+class TestMailForm(forms.Form):
+    address = forms.EmailField(label="Send a test e-mail to", max_length=254)
+
+
+class RuleForm(forms.Form):
+    name = forms.CharField(label="Rule name", max_length=100)
+    chain = forms.CharField(
+        label="Steps", max_length=1000, help_text='for example "reverse-bytes,hex2dec,pad:10"'
+    )
+
+
+class TryRuleForm(forms.Form):
+    chain = forms.CharField(label="Steps (or a rule's name)", max_length=1000)
+    value = forms.CharField(label="Value as the reader sends it", max_length=64)
+
+
+class DeriveForm(forms.Form):
+    pairs = forms.CharField(
+        label="Samples: reader value, number on the card (one pair per line, three or more)",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=20_000,
+    )
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(label="Who", required=False, max_length=200)
+    action = forms.CharField(label="Action", required=False, max_length=60)
+    target = forms.CharField(label="Subject", required=False, max_length=200)
+    door = forms.ChoiceField(
+        label="Door",
+        required=False,
+        choices=[("", "any")]
+        + [(d, d) for d in ("console", "portal", "api", "xmlrpc", "cli", "sync", "system")],
+    )
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "the end date is before the start date")
+        return data

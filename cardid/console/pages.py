@@ -1,0 +1,216 @@
+"""The Options pages of the console: which options each page shows, under which headings and
+labels. The paths and the labels follow the reference product, so that the steps an
+administrator already knows work here."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OptionsPage:
+    slug: str
+    title: str  # the breadcrumb after "Options ›"
+    sections: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def keys(self) -> list[str]:
+        return [k for _, keys in self.sections for k in keys]
+
+
+LDAP_ATTRS = tuple(
+    f"sync.ldap.attr.{a}"
+    for a in (
+        "username",
+        "full-name",
+        "email",
+        "department",
+        "office",
+        "primary-card",
+        "secondary-card",
+    )
+)
+
+PAGES = {
+    p.slug: p
+    for p in (
+        OptionsPage(
+            "sync",
+            "User/Group Sync",
+            (
+                ("Sync Source", ("sync.source", "sync.schedule")),
+                (
+                    "LDAP / Active Directory",
+                    (
+                        "sync.ldap.preset",
+                        "sync.ldap.url",
+                        "sync.ldap.starttls",
+                        "sync.ldap.verify-certificate",
+                        "sync.ldap.ca-file",
+                        "sync.ldap.bind-dn",
+                        "sync.ldap.bind-password",
+                        "sync.ldap.base-dns",
+                        "sync.ldap.user-filter",
+                        "sync.ldap.group-filter",
+                        *LDAP_ATTRS,
+                    ),
+                ),
+                ("CSV / TSV file", ("sync.file.path", "sync.additional-groups-file")),
+                ("Custom program", ("sync.program.path", "sync.program.timeout")),
+                (
+                    "Card/ID numbers",
+                    (
+                        "sync.import-card-numbers",
+                        "sync.auto-generate-primary-when-blank",
+                        "sync.ldap.card-regex",
+                        "sync.card-conversion",
+                    ),
+                ),
+                ("Missing users", ("sync.missing-users", "sync.guard.max-removal-percent")),
+            ),
+        ),
+        OptionsPage(
+            "notifications",
+            "Notifications",
+            (
+                (
+                    "Card/ID Number Notification",
+                    (
+                        "notify.card-auto-generated",
+                        "notify.card-admin-generated",
+                        "notify.card-self-generated",
+                        "notify.card.subject",
+                        "notify.card.body",
+                    ),
+                ),
+                (
+                    "E-mail (SMTP)",
+                    (
+                        "smtp.host",
+                        "smtp.port",
+                        "smtp.security",
+                        "smtp.verify-certificate",
+                        "smtp.ca-file",
+                        "smtp.username",
+                        "smtp.password",
+                        "smtp.from",
+                        "smtp.timeout",
+                        "smtp.connections",
+                    ),
+                ),
+            ),
+        ),
+        OptionsPage(
+            "user-features",
+            "General › User Features",
+            (
+                (
+                    "User Features",
+                    (
+                        "portal.view-card-number",
+                        "portal.change-card-number",
+                        "portal.change-card-number.mode",
+                        "portal.change-card-number.max-per-day",
+                        "portal.change-pin",
+                    ),
+                ),
+            ),
+        ),
+        OptionsPage(
+            "card-numbers",
+            "Card/ID numbers",
+            (
+                (
+                    "Generation policy",
+                    (
+                        "cards.length",
+                        "cards.no-leading-zero",
+                        "cards.check-digit",
+                        "cards.reject-weak-patterns",
+                        "cards.max-guess-probability",
+                        "cards.retired-quarantine-days",
+                    ),
+                ),
+                ("PINs", ("cards.pin.min-length", "cards.pin.max-length")),
+            ),
+        ),
+        OptionsPage(
+            "card-readers",
+            "Card readers",
+            (
+                (
+                    "Self-registration at a terminal",
+                    ("cards.self-registration", "cards.self-registration.code-minutes"),
+                ),
+            ),
+        ),
+        OptionsPage(
+            "security",
+            "General › Security",
+            (
+                ("Administrators", ("console.admin-group",)),
+                ("Look-up protection", ("api.lookup.max-misses", "api.lookup.window-minutes")),
+            ),
+        ),
+    )
+}
+
+# Labels where the option's own help text is not the words the reference uses.
+LABELS = {
+    "sync.source": "Sync source",
+    "sync.schedule": "Daily sync at (HH:MM, or off)",
+    "sync.ldap.preset": "Directory product",
+    "sync.ldap.url": "Server URL",
+    "sync.ldap.starttls": "Use StartTLS",
+    "sync.ldap.verify-certificate": "Verify the server's certificate",
+    "sync.ldap.ca-file": "CA certificate file",
+    "sync.ldap.bind-dn": "Bind DN",
+    "sync.ldap.bind-password": "Bind password",
+    "sync.ldap.base-dns": "Base DNs",
+    "sync.ldap.user-filter": "User filter",
+    "sync.ldap.group-filter": "Group filter",
+    "sync.ldap.attr.username": "Username attribute",
+    "sync.ldap.attr.full-name": "Full name attribute",
+    "sync.ldap.attr.email": "E-mail attribute",
+    "sync.ldap.attr.department": "Department attribute",
+    "sync.ldap.attr.office": "Office attribute",
+    "sync.ldap.attr.primary-card": "Primary Card/ID number attribute",
+    "sync.ldap.attr.secondary-card": "Secondary Card/ID number attribute",
+    "sync.ldap.card-regex": "Card number regular expression",
+    "sync.card-conversion": "Card number conversion rule",
+    "sync.file.path": "Users file",
+    "sync.additional-groups-file": "Additional groups file",
+    "sync.program.path": "Program",
+    "sync.program.timeout": "Program timeout (seconds)",
+    "sync.import-card-numbers": "Import card numbers from the source",
+    "sync.missing-users": "Users no longer in the source",
+    "sync.guard.max-removal-percent": "Stop a sync that would remove more than (%)",
+    "notify.card-admin-generated": "Notify users when an administrator generates their number",
+    "notify.card-self-generated": "Notify users when they generate their own number",
+    "notify.card.subject": "Subject",
+    "notify.card.body": "Body",
+    "smtp.host": "SMTP server",
+    "smtp.port": "Port",
+    "smtp.security": "Encryption",
+    "smtp.verify-certificate": "Verify the server's certificate",
+    "smtp.ca-file": "CA certificate file",
+    "smtp.username": "Username",
+    "smtp.password": "Password",
+    "smtp.from": "Sender address",
+    "smtp.timeout": "Timeout (seconds)",
+    "smtp.connections": "Connections at once",
+    "portal.change-card-number.mode": "How users change it",
+    "portal.change-card-number.max-per-day": "Changes per user per day",
+    "portal.change-pin": "Allow users to change their PIN",
+    "cards.length": "Length (digits)",
+    "cards.no-leading-zero": "Never start with 0",
+    "cards.check-digit": "Check digit",
+    "cards.reject-weak-patterns": "Reject weak patterns (1111…, 1234…)",
+    "cards.max-guess-probability": "Largest allowed chance that one guess hits a user",
+    "cards.retired-quarantine-days": "Days before a retired number may be reused (-1: never)",
+    "cards.pin.min-length": "Shortest PIN",
+    "cards.pin.max-length": "Longest PIN",
+    "cards.self-registration": "Let users register a card at a terminal, into",
+    "cards.self-registration.code-minutes": "One-time code valid for (minutes)",
+    "console.admin-group": "Directory group of administrators",
+    "api.lookup.max-misses": "Failed look-ups allowed per client",
+    "api.lookup.window-minutes": "Within (minutes)",
+}
