@@ -368,14 +368,17 @@ def user_numbers(request, pk):
             )
             messages.success(request, "Card/ID numbers saved.")
             return redirect("console:user", pk=pk)
-        except services.FieldProblem as e:
-            form.add_error(e.field, str(e))
         except CardidError as e:
-            form.add_error(_slot_named(str(e)), str(e))
+            form.add_error(_field_at_fault(form, str(e)), str(e))
     return _user_page(request, user, 400, numbers_form=form)
 
 
-def _slot_named(message: str) -> str | None:
+def _field_at_fault(form, message: str) -> str | None:
+    """The slot whose value (or name) the service's message mentions, else the whole form."""
+    for slot in ("primary", "secondary"):
+        value = form.cleaned_data.get(slot, "").strip()
+        if value and value in message:
+            return slot
     for slot in ("secondary", "primary"):
         if slot in message:
             return slot
@@ -602,7 +605,7 @@ def notification_log(request):
         request,
         "notifications.html",
         table=t,
-        status=status,
+        current=status,
         statuses=[(s, counts.get(s, 0)) for s in OutboxMessage.Status.values],
         query=f"status={status}" if status else "",
     )
