@@ -1,9 +1,6 @@
 """The portal in a real browser (Playwright driving Debian's Chromium) against a directory
 user from a real slapd."""
 
-import os
-import shutil
-
 import pytest
 
 from cardid.cards import services as cards
@@ -11,42 +8,21 @@ from cardid.config import services as config
 from cardid.directory.models import User
 from cardid.directory.sync import engine
 from tests import ldapserver as L
+from tests.browser import ARTIFACTS, NEEDS_CHROMIUM, chromium_page
 from tests.factories import ADMIN, numbers_of
 
-# Playwright's sync API keeps an event loop running in this thread; the ORM calls the test
-# makes between page actions are still plain synchronous calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not shutil.which("chromium"),
-        reason="needs Debian's chromium: apt-get install chromium (./dev test does it)",
-    ),
+    NEEDS_CHROMIUM,
     pytest.mark.skipif(L.available() is not None, reason=str(L.available())),
 ]
-ARTIFACTS = __import__("pathlib").Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
 def browser_page():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    with chromium_page(viewport=(390, 844)) as page:  # a phone
         yield page
-        browser.close()
 
 
 @pytest.fixture

@@ -1,0 +1,224 @@
+"""The console in a real browser (Playwright driving Debian's Chromium) against the real
+server: `cardid serve` (gunicorn and its task worker) on a loopback port, sharing the test
+database. Screenshots of the main pages go to test-artifacts/; axe-core checks each page."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from cardid.cards.models import Card
+from cardid.config import services as config
+from cardid.directory.models import User
+from tests.browser import NEEDS_CHROMIUM, chromium_page, screenshot
+from tests.conftest import free_port
+from tests.factories import ADMIN, make_group, make_user
+from tests.mailserver import MailServer
+from tests.ops.test_serve import get_json, wait_for
+
+playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+pytestmark = [pytest.mark.django_db(transaction=True), NEEDS_CHROMIUM]
+expect = playwright.expect
+PASSWORD = "console-password-1"
+
+
+@pytest.fixture
+def server(subprocess_env):
+    """`cardid serve` with its worker, as an administrator deploys it."""
+    get_user_model().objects.create_user("alice", password=PASSWORD, is_staff=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cardid", "serve", "--port", str(port), "--workers", "2"],
+        env=subprocess_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: get_json(f"{url}/healthz"), what="cardid serve")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        err = proc.stderr.read().decode(errors="replace")
+        assert "Traceback" not in err, err[-3000:]
+
+
+@pytest.fixture
+def page():
+    with chromium_page() as p:
+        yield p
+
+
+def accessible(page) -> None:
+    """No serious or critical axe-core violation on the page as shown."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['html'][:120]})"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{page.url}: " + "; ".join(bad)
+
+
+def log_in(page, url) -> None:
+    page.goto(f"{url}/admin/")
+    expect(page.get_by_role("heading", name="Administrator log-in")).to_be_visible()
+    accessible(page)
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def wait_for_job(page) -> None:
+    """On a job page: the progress bar fills and the status says succeeded (htmx polling)."""
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
+    bar = page.locator("#job-bar")
+    assert bar.get_attribute("value") == bar.get_attribute("max")
+
+
+def test_configure_file_sync_with_auto_generation_sync_now_and_find_by_number(
+    server, page, tmp_path
+):
+    users_file = tmp_path / "users.csv"
+    users_file.write_text(
+        "username,full-name,email,department,groups\n"
+        + "".join(
+            f"student{i:02d},Student {i:02d},student{i:02d}@example.org,Physics,pupils\n"
+            for i in range(25)
+        )
+    )
+    log_in(page, server)
+    screenshot(page, "console-dashboard")
+    accessible(page)
+
+    page.get_by_role("link", name="User/Group Sync", exact=True).click()
+    expect(page.get_by_role("heading", name="User/Group Sync")).to_be_visible()
+    page.get_by_label("Sync source").select_option("file")
+    page.get_by_label("Users file").fill(str(users_file))
+    page.get_by_label("Auto-generate random primary Card/ID number when blank").check()
+    # A bad value first: the error appears beside its field and nothing is saved.
+    page.get_by_label("Daily sync at (HH:MM, or off)").fill("25:99")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#id_sync\\.schedule_error")).to_contain_text("HH:MM")
+    assert config.get("sync.source") == "none"
+    page.get_by_label("Daily sync at (HH:MM, or off)").fill("off")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status").first).to_contain_text("Saved")
+    assert config.get("sync.source") == "file"
+    assert config.get("sync.auto-generate-primary-when-blank") is True
+    accessible(page)
+    screenshot(page, "console-options-sync")
+
+    page.get_by_role("button", name="Test connection").click()  # htmx: the result box only
+    expect(page.locator("#sync-result")).to_contain_text("users.csv")
+
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.get_by_role("heading", name=re.compile(r"Job \d+: user.group sync"))).to_be_visible()
+    wait_for_job(page)
+    screenshot(page, "console-job-sync")
+    assert User.objects.count() == 25
+    assert Card.objects.filter(slot="primary").count() == 25
+
+    page.get_by_role("link", name="Users", exact=True).click()
+    expect(page.get_by_role("link", name="student00")).to_be_visible()
+    primaries = page.locator("td.num").all_inner_texts()
+    assert sum(1 for t in primaries if re.fullmatch(r"\d{8}", t)) >= 25
+    accessible(page)
+    screenshot(page, "console-users")
+
+    wanted = User.objects.get(username="student17")
+    number = Card.objects.get(user=wanted, slot="primary").number
+    page.get_by_label("Username, name or Card/ID number").fill(number)
+    page.get_by_role("button", name="Search").click()
+    assert number not in page.url  # a number never travels in a URL
+    page.locator("#number-holder").click()
+    expect(page.get_by_role("heading", name="student17")).to_be_visible()
+    expect(page.get_by_label("Primary Card/ID number")).to_have_value(number)
+    accessible(page)
+    screenshot(page, "console-user")
+
+    for name in ("Sync history", "Audit log", "Jobs", "Card/ID numbers", "Card readers"):
+        page.get_by_role("link", name=name, exact=True).click()
+        accessible(page)
+        screenshot(page, "console-" + name.lower().replace("/", "-").replace(" ", "-"))
+
+
+def test_notification_settings_test_mail_and_a_notified_bulk_action(server, page):
+    mail = MailServer().start()
+    try:
+        members = [make_user(username=f"teacher{i}", email=f"t{i}@example.org") for i in range(3)]
+        make_group("teachers", members)
+        log_in(page, server)
+        page.get_by_role("link", name="Notifications", exact=True).click()
+        expect(page.get_by_role("group", name="Card/ID Number Notification")).to_be_visible()
+        page.get_by_label("SMTP server").fill("127.0.0.1")
+        page.get_by_label("Port").fill(str(mail.port))
+        page.get_by_label("Sender address").fill("cards@example.org")
+        page.get_by_label("Notify users when an administrator generates their number").check()
+        page.get_by_label("Subject").fill("Your card for %full_name%")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.get_by_role("status").first).to_contain_text("Saved")
+        accessible(page)
+        screenshot(page, "console-options-notifications")
+
+        page.get_by_label("Send a test e-mail to").fill("admin@example.org")
+        page.get_by_role("button", name="Send test e-mail").click()
+        expect(page.locator("#test-result")).to_contain_text("250")
+        assert [m.recipients for m in mail.received] == [["admin@example.org"]]
+
+        page.get_by_role("link", name="Bulk User Actions").first.click()
+        page.get_by_role("textbox", name="Group").fill("teachers")
+        page.get_by_label("Notify the users by e-mail").check()
+        page.get_by_role("button", name="Review").click()
+        expect(page.locator("#review")).to_contain_text("group teachers (3 users)")
+        page.get_by_role("button", name="Confirm and start").click()
+        wait_for_job(page)
+        wait_for(lambda: len(mail.received) == 4, timeout=60, what="three notifications")
+        got = {m.recipients[0]: m.message for m in mail.received[1:]}
+        assert set(got) == {"t0@example.org", "t1@example.org", "t2@example.org"}
+        number = Card.objects.get(user=members[0], slot="primary").number
+        assert got["t0@example.org"]["Subject"] == f"Your card for {members[0].full_name}"
+        assert number in got["t0@example.org"].get_payload(decode=True).decode()
+        page.get_by_role("link", name="Notification log").click()
+        expect(page.get_by_role("link", name="sent (3)")).to_be_visible()
+        accessible(page)
+        screenshot(page, "console-notification-log")
+    finally:
+        mail.stop()
+
+
+def test_bulk_action_on_a_large_group_shows_progress_until_done(server, page):
+    users = User.objects.bulk_create(
+        [
+            User(username=f"pupil{i:05d}", username_key=f"pupil{i:05d}", full_name=f"Pupil {i}")
+            for i in range(5000)
+        ]
+    )
+    make_group("year-7", users)
+    config.set_value(key="cards.length", raw="10", actor=ADMIN)
+    log_in(page, server)
+    page.goto(f"{server}/admin/groups/")
+    row = page.get_by_role("row", name=re.compile("year-7"))
+    row.get_by_role("link", name="Bulk User Actions").click()
+    expect(page.get_by_role("textbox", name="Group")).to_have_value("year-7")
+    page.get_by_label("Generate random secondary Card/ID number").check()
+    page.get_by_role("button", name="Review").click()
+    expect(page.locator("#review")).to_contain_text("5000 users")
+    accessible(page)
+    page.get_by_role("button", name="Confirm and start").click()
+    expect(page.locator("#job-bar")).to_be_visible()
+    screenshot(page, "console-job-bulk-running")
+    wait_for_job(page)
+    expect(page.locator("#job-counts")).to_contain_text("5000")
+    accessible(page)
+    screenshot(page, "console-job-bulk")
+    assert Card.objects.filter(slot="secondary").count() == 5000
