@@ -122,7 +122,8 @@ def test_configure_file_sync_with_auto_generation_sync_now_and_find_by_number(
     expect(page.locator("#sync-result")).to_contain_text("users.csv")
 
     page.get_by_role("button", name="Sync now").click()
-    expect(page.get_by_role("heading", name=re.compile(r"Job \d+: user.group sync"))).to_be_visible()
+    heading = page.get_by_role("heading", name=re.compile(r"Job \d+: user.group sync"))
+    expect(heading).to_be_visible()
     wait_for_job(page)
     screenshot(page, "console-job-sync")
     assert User.objects.count() == 25

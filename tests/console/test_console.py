@@ -311,7 +311,8 @@ def test_notification_preview_and_test_mail_validate(console):
 
 
 def test_rules_edit_try_and_derive_on_the_card_readers_page(console):
-    r = console.post("/admin/options/card-readers/rules", {"name": "door", "chain": "hex2dec,pod:3"})
+    rules_url = "/admin/options/card-readers/rules"
+    r = console.post(rules_url, {"name": "door", "chain": "hex2dec,pod:3"})
     assert r.status_code == 400 and "pod" in errors_of(r)
     assert not ConversionRule.objects.exists()
     r = console.post(
@@ -372,7 +373,8 @@ def test_edit_numbers_errors_beside_the_field_and_changes_nothing(console):
     give_number(bob, "33334444")
     r = console.post(f"/admin/users/{ann.pk}/numbers", {"primary": "33334444", "secondary": ""})
     assert r.status_code == 400
-    assert "already belongs to another user" in " ".join(r.context["numbers_form"].errors["primary"])
+    beside = " ".join(r.context["numbers_form"].errors["primary"])
+    assert "already belongs to another user" in beside
     assert numbers_of(ann) == {"primary": "11112222"}
     r = console.post(f"/admin/users/{ann.pk}/numbers", {"primary": "bad number!", "secondary": ""})
     assert r.status_code == 400 and errors_of(r)
@@ -429,7 +431,8 @@ def test_bulk_form_validation(console):
         r = console.post("/admin/groups/bulk", body)
         assert r.status_code == 400, data
         assert message in " ".join(r.context["form"].errors.get(field, [])), (data, field)
-    r = console.post("/admin/groups/bulk", {"target": "user", "user": "ann", "action": "quaternary"})
+    body = {"target": "user", "user": "ann", "action": "quaternary"}
+    r = console.post("/admin/groups/bulk", body)
     assert "action" in r.context["form"].errors
     assert not Job.objects.exists()
 
@@ -447,6 +450,7 @@ def test_bulk_action_reviews_then_runs_as_a_job(console):
     assert r["Location"] == f"/admin/jobs/{job.pk}/"
     page = console.get(r["Location"])
     assert b'hx-trigger="every 1s"' in page.content  # polls while the job waits
+    assert Card.objects.count() == 1  # the page never does the job's work itself
     runner.run(job.pk)
     partial = console.get(r["Location"], HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial and "hx-trigger" not in partial  # finished: polling stops
@@ -529,8 +533,9 @@ def test_audit_log_filters_and_exports_csv(console):
 def test_every_page_renders(console, tmp_path):
     u = make_user(username="ann")
     g = make_group("staff", [u])
-    from cardid.directory.models import SyncRun
     from django.utils import timezone
+
+    from cardid.directory.models import SyncRun
 
     run = SyncRun.objects.create(
         source="file", started_at=timezone.now(), actor="x", status="failed", message="boom"
