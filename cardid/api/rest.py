@@ -9,8 +9,9 @@ from ninja.security import HttpBearer
 from cardid.api import protection, tokens
 from cardid.api.models import ApiToken
 from cardid.audit.actor import Actor
+from cardid.cards import batches, rules
 from cardid.cards import services as cards
-from cardid.cards.models import Card
+from cardid.cards.models import Card, ConversionRule
 from cardid.directory import selectors as directory
 from cardid.directory.models import User
 from cardid.errors import CardidError, Conflict, Invalid, NotFound
@@ -256,19 +257,12 @@ def generate_for_user(request, username: str, slot: Slot, body: GenerateIn):
 def generate_for_group(request, group: str, body: GroupGenerateIn):
     """Starts a background job; poll /jobs/{id} for its progress."""
     g = directory.get_group(group)
-    who = actor(request)
-    job = jobs.submit(
-        kind="generate",
-        actor=who,
-        params={
-            "group": g.name,
-            "slot": _slot(body.slot),
-            "replace": body.replace,
-            "notify": body.notify,
-            "actor_name": who.name,
-            "actor_door": who.door,
-        },
-        description=f"generate {body.slot} numbers for group {g.name}",
+    job = batches.generate(
+        target=batches.Target("group", group=g.name),
+        slot=_slot(body.slot),
+        replace=body.replace,
+        notify=body.notify,
+        actor=actor(request),
     )
     return 202, job_out(job)
 
@@ -346,3 +340,124 @@ def self_registration(request, body: RegistrationIn):
     except registration.Refused as e:
         return 403, {"detail": str(e)}
     return {"username": user.username, "slot": config.get("cards.self-registration")}
+
+
+# -- card readers and printing -----------------------------------------------------------------
+
+
+class RuleOut(Schema):
+    name: str
+    chain: str
+
+
+class RuleIn(Schema):
+    chain: str
+
+
+class ConvertIn(Schema):
+    value: str
+    rule: str = ""
+    chain: str = ""
+
+
+class ConvertOut(Schema):
+    value: str
+
+
+class DeriveIn(Schema):
+    pairs: list[tuple[str, str]]
+
+
+class DeriveOut(Schema):
+    chain: str | None
+    near_misses: list[str]
+
+
+class PrintIn(Schema):
+    usernames: list[str] = []
+    group: str = ""
+    slot: Slot = "primary"
+    paper: Literal["a4", "letter"] = "a4"
+    qr: bool = False
+
+
+@api.get("/rules", response=responses(list[RuleOut]), auth=READ, tags=["card readers"])
+def list_rules(request):
+    return [{"name": r.name, "chain": r.chain} for r in ConversionRule.objects.order_by("name")]
+
+
+# Fixed paths before /rules/{name}: the first pattern that matches a path wins.
+@api.post(
+    "/rules/convert", response=responses(ConvertOut, 400, 404), auth=READ, tags=["card readers"]
+)
+def convert(request, body: ConvertIn):
+    """A reader value through a named rule or a chain of steps (nothing is stored)."""
+    if bool(body.rule) == bool(body.chain):
+        raise Invalid("give a rule's name or a chain of steps, not both")
+    return {"value": rules.convert(body.value, rule=body.rule or None, chain=body.chain or None)}
+
+
+@api.post("/rules/derive", response=responses(DeriveOut, 400), auth=READ, tags=["card readers"])
+def derive(request, body: DeriveIn):
+    """The shortest chain that maps every (reader value, card number) pair; `chain` is null
+    and `near_misses` say which pair breaks the closest chains when none does."""
+    text = "\n".join(f"{a},{b}" for a, b in body.pairs)
+    result = rules.derive(text, source="pairs")
+    return {"chain": result.chain, "near_misses": result.near_misses}
+
+
+@api.put("/rules/{name}", response=responses(RuleOut, 400), auth=WRITE, tags=["card readers"])
+def set_rule(request, name: str, body: RuleIn):
+    rule = rules.set_rule(name=name, chain=body.chain, actor=actor(request))
+    return {"name": rule.name, "chain": rule.chain}
+
+
+@api.delete(
+    "/rules/{name}",
+    response=responses(None, 400, 404, ok_status=204),
+    auth=WRITE,
+    tags=["card readers"],
+)
+def delete_rule(request, name: str):
+    rules.delete_rule(name=name, actor=actor(request))
+    return 204, None
+
+
+@api.post(
+    "/cards/print",
+    response=responses(JobOut, 400, 404, ok_status=202),
+    auth=WRITE,
+    tags=["card readers"],
+)
+def print_cards(request, body: PrintIn):
+    """Starts a print job; when it has succeeded, GET /jobs/{id}/pdf gives the PDF."""
+    if bool(body.usernames) == bool(body.group):
+        raise Invalid("give usernames or a group, not both")
+    target, _ = batches.resolve(
+        kind="group" if body.group else "users",
+        group=body.group,
+        usernames="\n".join(body.usernames),
+    )
+    job = batches.print_cards(
+        target=target, slot=body.slot, paper=body.paper, with_qr=body.qr, actor=actor(request)
+    )
+    return 202, job_out(job)
+
+
+@api.get("/jobs/{job_id}/pdf", auth=READ, tags=["jobs"], response=responses(None, 404))
+def job_pdf(request, job_id: int):
+    """The PDF of a finished print job (kept for a day)."""
+    from django.http import FileResponse
+
+    from cardid.cards import jobs as card_jobs
+
+    job = Job.objects.filter(pk=job_id, kind="print", status=Job.Status.SUCCEEDED).first()
+    path = card_jobs.print_path(job_id)
+    if job is None or not path.exists():
+        raise NotFound(f"no finished print job {job_id} with a PDF (PDFs are kept for a day)")
+    return FileResponse(
+        path.open("rb"),
+        content_type="application/pdf",
+        as_attachment=True,
+        filename=f"cardid-cards-{job_id}.pdf",
+    )

@@ -14,12 +14,11 @@ from cardid.api import protection
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards import selectors as card_selectors
-from cardid.cards import services as cards
 from cardid.cards.models import Card
 from cardid.config import services as config
 from cardid.directory import selectors as directory
 from cardid.directory.models import Membership, SyncRun, User
-from cardid.errors import Invalid, NotFound
+from cardid.errors import Invalid
 from cardid.jobs import services as jobs
 from cardid.jobs.models import Job
 from cardid.notifications import services as notifications
@@ -159,91 +158,7 @@ def history(user: User, limit: int = 50):
     return AuditEvent.objects.filter(target=user.username)[:limit]
 
 
-# -- bulk actions, sync and printing as jobs -------------------------------------------------
-
-
-@dataclass
-class Target:
-    """The users a bulk action or a print run applies to, as the form chose them."""
-
-    kind: str  # group | users | user
-    group: str = ""
-    usernames: tuple[str, ...] = ()
-
-    def selection(self) -> cards.Selection:
-        if self.kind == "group":
-            return cards.Selection(group=self.group)
-        return cards.Selection(usernames=list(self.usernames))
-
-    def describe(self) -> str:
-        if self.kind == "group":
-            return f"group {self.group}"
-        if len(self.usernames) == 1:
-            return f"user {self.usernames[0]}"
-        return f"{len(self.usernames)} listed users"
-
-
-def resolve_target(*, kind: str, group: str = "", usernames: str = "", user: str = "") -> tuple:
-    """Check the chosen users exist; returns (Target, how many users). Raises a
-    FieldProblem naming the form field at fault."""
-    if kind == "group":
-        try:
-            g = directory.get_group(group.strip())
-        except (NotFound, Invalid) as e:
-            raise FieldProblem("group", str(e)) from None
-        n = Membership.objects.filter(group=g).count()
-        if n == 0:
-            raise FieldProblem("group", f"group {g.name} has no members: nothing to do")
-        return Target("group", group=g.name), n
-    if kind in ("users", "user"):
-        field = "usernames" if kind == "users" else "user"
-        raw = usernames if kind == "users" else user
-        names = [n for n in raw.replace(",", "\n").split() if n]
-        if not names:
-            raise FieldProblem(field, "name at least one user")
-        if kind == "user" and len(names) > 1:
-            raise FieldProblem("user", "name one user here, or choose a list of users")
-        try:
-            found = directory.users_by_names(names)
-        except (NotFound, Invalid) as e:
-            raise FieldProblem(field, str(e)) from None
-        return Target(
-            "users" if kind == "users" else "user", usernames=tuple(u.username for u in found)
-        ), len(found)
-    raise FieldProblem("target", "choose a group, a list of users or one user")
-
-
-class FieldProblem(Invalid):
-    """A form value refused by a service, with the field it belongs beside."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
-def bulk_generate(*, target: Target, slot: str, replace: bool, notify: bool, admin: Admin) -> Job:
-    """Bulk User Actions: generation for the target as a job the worker runs."""
-    params = {
-        "slot": slot,
-        "replace": replace,
-        "notify": notify,
-        "actor_name": admin.name,
-        "actor_door": "console",
-    }
-    if target.kind == "group":
-        params["group"] = target.group
-    else:
-        params["usernames"] = list(target.usernames)
-    return jobs.submit(
-        kind="generate",
-        actor=admin.actor,
-        params=params,
-        description=(
-            f"generate {slot} numbers for {target.describe()}"
-            f" ({'replace' if replace else 'only where blank'}"
-            f", {'notify' if notify else 'no notification'})"
-        ),
-    )
+# -- sync as a job --------------------------------------------------------------------------
 
 
 def sync_now(*, admin: Admin, dry_run: bool = False) -> Job:
@@ -254,32 +169,6 @@ def sync_now(*, admin: Admin, dry_run: bool = False) -> Job:
         actor=admin.actor,
         params={"actor_name": admin.name, "dry_run": dry_run},
         description="user/group sync" + (" (dry run: nothing is changed)" if dry_run else ""),
-    )
-
-
-def print_cards(*, target: Target, slot: str, paper: str, with_qr: bool, admin: Admin) -> Job:
-    """ID cards as a job: thousands of cards take a while; the job page offers the PDF."""
-    from cardid.cards import printing
-
-    if paper not in printing.PAPERS:
-        raise FieldProblem("paper", f"unknown paper {paper!r}; choose A4 or Letter")
-    holders = target.selection().queryset().filter(cards__slot=slot).count()
-    if holders == 0:
-        raise FieldProblem(
-            "slot", f"nobody in {target.describe()} has a {slot} number: nothing to print"
-        )
-    return jobs.submit(
-        kind="print",
-        actor=admin.actor,
-        params={
-            "group": target.group,
-            "usernames": list(target.usernames),
-            "slot": slot,
-            "paper": paper,
-            "qr": with_qr,
-            "actor_name": admin.name,
-        },
-        description=f"print {slot} ID cards for {target.describe()} ({paper.upper()})",
     )
 
 

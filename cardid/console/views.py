@@ -11,8 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from cardid.api import protection
 from cardid.audit.models import AuditEvent
+from cardid.cards import batches, rules
 from cardid.cards import jobs as card_jobs
-from cardid.cards import rules
 from cardid.cards import selectors as card_selectors
 from cardid.cards import services as cards
 from cardid.cards.models import ConversionRule
@@ -306,10 +306,10 @@ def users_print(request):
     chosen = request.POST.getlist("username")
     if form.is_valid():
         try:
-            target, _ = services.resolve_target(kind="users", usernames="\n".join(chosen))
+            target, _ = batches.resolve(kind="users", usernames="\n".join(chosen))
             job = _print(request, form, target)
             return redirect("console:job", pk=job.pk)
-        except services.FieldProblem as e:
+        except batches.FieldProblem as e:
             form.add_error(e.field if e.field in form.fields else None, str(e))
     if not chosen:
         form.errors.pop("__all__", None)
@@ -320,12 +320,12 @@ def users_print(request):
 
 
 def _print(request, form, target):
-    return services.print_cards(
+    return batches.print_cards(
         target=target,
         slot=form.cleaned_data["slot"],
         paper=form.cleaned_data["paper"],
         with_qr=form.cleaned_data["qr"],
-        admin=request.admin,
+        actor=request.admin.actor,
     )
 
 
@@ -469,9 +469,9 @@ def group_detail(request, pk):
     if request.method == "POST":
         if form.is_valid():
             try:
-                target, _ = services.resolve_target(kind="group", group=group.name)
+                target, _ = batches.resolve(kind="group", group=group.name)
                 return redirect("console:job", pk=_print(request, form, target).pk)
-            except services.FieldProblem as e:
+            except batches.FieldProblem as e:
                 form.add_error(e.field if e.field in form.fields else None, str(e))
         status = 400
     members = User.objects.filter(membership__group=group)
@@ -499,19 +499,19 @@ def bulk(request):
     if form.is_valid():
         d = form.cleaned_data
         try:
-            target, count = services.resolve_target(
+            target, count = batches.resolve(
                 kind=d["target"], group=d["group"], usernames=d["usernames"], user=d["user"]
             )
-        except services.FieldProblem as e:
+        except batches.FieldProblem as e:
             form.add_error(e.field if e.field in form.fields else None, str(e))
         else:
             if d["confirmed"]:
-                job = services.bulk_generate(
+                job = batches.generate(
                     target=target,
                     slot=d["action"],
                     replace=d["replace"] == "replace",
                     notify=d["notify"],
-                    admin=request.admin,
+                    actor=request.admin.actor,
                 )
                 return redirect("console:job", pk=job.pk)
             return _page(request, "bulk.html", form=form, review=True, target=target, count=count)
