@@ -227,9 +227,10 @@ def csrf_failure(request, reason=""):
     from cardid.audit import services as audit
     from cardid.audit.actor import Actor
 
+    door = "console" if request.path.startswith("/admin/") else "portal"
     audit.record(
-        actor=Actor(f"web:{request.META.get('REMOTE_ADDR', '')}", "portal"),
-        action="portal.csrf-refused",
+        actor=Actor(f"web:{request.META.get('REMOTE_ADDR', '')}", door),
+        action=f"{door}.csrf-refused",
         target=request.path[:200],
         detail=reason[:400],
     )

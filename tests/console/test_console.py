@@ -114,6 +114,25 @@ def test_post_without_csrf_token_is_refused(admin_account):
     r = c.post("/admin/login", {"username": "root-admin", "password": PASSWORD})
     assert r.status_code == 403
     assert "console_admin" not in c.session
+    assert AuditEvent.objects.filter(action="console.csrf-refused", door="console").exists()
+
+
+def test_an_unexpected_error_shows_a_plain_page_never_a_traceback(console, monkeypatch):
+    def broken():
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("cardid.console.services.dashboard", broken)
+    console.raise_request_exception = False
+    r = console.get("/admin/")
+    assert r.status_code == 500
+    assert b"Something went wrong" in r.content
+    assert b"secret internals" not in r.content and b"Traceback" not in r.content
+
+
+def test_search_refuses_an_overlong_query_beside_the_field(console):
+    r = console.post("/admin/users/", {"q": "x" * 201})
+    assert r.status_code == 400
+    assert "at most 200 characters" in errors_of(r)
 
 
 # -- options ---------------------------------------------------------------------------------

@@ -64,7 +64,9 @@ def test_serve_answers_healthz_and_its_worker_runs_queued_jobs(cli, subprocess_e
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    assert proc.returncode == 0, proc.stderr.read().decode()
+    err = proc.stderr.read().decode()
+    assert proc.returncode == 0, err
+    assert "no administrator yet: create one with `cardid init --admin NAME" in err
 
 
 def test_serve_refuses_an_uninitialised_database(tmp_path, subprocess_env):

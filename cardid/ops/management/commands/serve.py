@@ -37,6 +37,13 @@ class Command(CardidCommand):
             raise CardidError(
                 "the database is not initialised or not up to date; run `cardid init` first"
             )
+        from django.contrib.auth import get_user_model
+
+        if not get_user_model().objects.filter(is_staff=True, is_active=True).exists():
+            self.note(
+                "no administrator yet: create one with `cardid init --admin NAME "
+                "--password-file FILE` to log in to the console at /admin/"
+            )
         connection.close()
         procs = [
             subprocess.Popen(
