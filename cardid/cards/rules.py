@@ -1,7 +1,10 @@
 """Named conversion rules: stored, audited, applied to what a reader sends."""
 
+import functools
+
 from django.db import transaction
 
+from cardid import db
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards import conversion
@@ -48,11 +51,21 @@ def delete_rule(*, name: str, actor: Actor) -> None:
     audit.record(actor=actor, action="rule.deleted", target=name)
 
 
+RULE_CHAIN = f"SELECT chain FROM {ConversionRule._meta.db_table} WHERE name = %s"
+
+
 def get_steps(name: str) -> list[conversion.Step]:
-    rule = ConversionRule.objects.filter(name=name).first()
-    if rule is None:
+    """The steps of a named rule, read afresh (a changed rule applies at once); a terminal's
+    look-up runs this, so it skips the ORM and parses each distinct chain once."""
+    row = db.fetch_one(RULE_CHAIN, [name])
+    if row is None:
         raise NotFound(f"no rule named {name!r}; `cardid cards rules list` shows them")
-    return _steps(rule.chain)
+    return list(_parsed(row[0]))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(chain: str) -> tuple[conversion.Step, ...]:
+    return tuple(_steps(chain))
 
 
 def convert(value: str, *, rule: str | None = None, chain: str | None = None) -> str:

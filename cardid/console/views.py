@@ -21,7 +21,7 @@ from cardid.console.pages import PAGES
 from cardid.console.tables import table
 from cardid.directory.models import Group, SyncRun, User
 from cardid.directory.sync import engine
-from cardid.errors import CardidError
+from cardid.errors import CardidError, NotFound
 from cardid.jobs.models import Job
 from cardid.notifications import services as notifications
 from cardid.notifications import templating
@@ -164,10 +164,17 @@ def notification_preview(request):
     extra = {"preview_form": form, "box": "preview-result"}
     if form.is_valid():
         try:
-            subject, body = notifications.preview(username=form.cleaned_data["username"])
+            # The editor's text when the page sends it along (htmx), else the saved text.
+            subject, body = notifications.preview(
+                username=form.cleaned_data["username"],
+                subject=request.POST.get("notify.card.subject"),
+                body=request.POST.get("notify.card.body"),
+            )
             extra.update(ok=True, subject=subject, body=body)
-        except CardidError as e:
+        except NotFound as e:
             form.add_error("username", str(e))
+        except CardidError as e:  # the subject or body in the editor
+            form.add_error(None, str(e))
     status = 200 if form.is_valid() else 400
     return _action_result(request, "notifications", "preview", status, **extra)
 

@@ -147,6 +147,15 @@ def test_configure_file_sync_with_auto_generation_sync_now_and_find_by_number(
     accessible(page)
     screenshot(page, "console-user")
 
+    page.get_by_role("link", name="Card readers", exact=True).click()
+    page.get_by_label("Steps (or a rule's name)").fill("reverse-bytes,hex2dec")
+    page.get_by_label("Value as the reader sends it").fill("XYZ")
+    page.get_by_role("button", name="Try").click()  # htmx swaps the refused form in
+    expect(page.locator("#try-result .errorlist")).to_contain_text("XYZ")
+    page.get_by_label("Value as the reader sends it").fill("04A1B2C3")
+    page.get_by_role("button", name="Try").click()
+    expect(page.locator("#try-output")).to_have_text("04A1B2C3 → 3283263748")
+
     for name in ("Sync history", "Audit log", "Jobs", "Card/ID numbers", "Card readers"):
         page.get_by_role("link", name=name, exact=True).click()
         accessible(page)

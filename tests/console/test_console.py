@@ -325,6 +325,20 @@ def test_notification_preview_and_test_mail_validate(console):
     r = console.post("/admin/options/notifications/preview", {"username": "ann"})
     assert r.status_code == 200
     assert "Ann Smith" in r.content.decode() and "73519604" in r.content.decode()
+    # The editor's unsaved text, as the page sends it along with htmx.
+    r = console.post(
+        "/admin/options/notifications/preview",
+        {"username": "ann", "notify.card.subject": "Card for %user%", "notify.card.body": "x"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert r.status_code == 200 and 'id="preview-subject">Card for ann<' in r.content.decode()
+    r = console.post(
+        "/admin/options/notifications/preview",
+        {"username": "ann", "notify.card.subject": "%nope%", "notify.card.body": "x"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert r.status_code == 400 and "unknown placeholder %nope%" in r.content.decode()
+    assert "nonfield" in r.content.decode()  # not beside the username: it is the template
     r = console.post("/admin/options/notifications/test", {"address": "not-an-address"})
     assert r.status_code == 400 and "Enter a valid email address" in errors_of(r)
 
