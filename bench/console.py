@@ -57,7 +57,7 @@ def phase(users: int) -> dict:
     db.insert_rows(
         Card,
         CARD_ROW,
-        [(u, "primary", str(10**9 + u), str(10**9 + u), 10, "generated", now, "bench") for u in ids],
+        [(u, "primary", str(10**9 + u), str(10**9 + u), 10, "generated", now, "b") for u in ids],
     )
     group = Group.objects.create(name="everyone", name_key="everyone")
     Membership.objects.bulk_create(
@@ -71,8 +71,7 @@ def phase(users: int) -> dict:
     last_page = -(-users // 50)
 
     def submit():
-        r = c.post("/admin/groups/bulk", {**review, "confirmed": "True"})
-        return r
+        return c.post("/admin/groups/bulk", {**review, "confirmed": "True"})
 
     steps = [
         ("dashboard", lambda: c.get("/admin/")),

@@ -21,7 +21,6 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 from generate import append_results, database_env, heading, insert_users, setup_django  # noqa: E402
 
-
 TARGET_SECONDS = 60
 TARGET_MB = 300
 
