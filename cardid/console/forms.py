@@ -139,15 +139,26 @@ class BulkForm(forms.Form):
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
+class Distinct(forms.Form):
+    """A form that shares a page with others: its own element ids, so that each label points
+    at its own field (the field names stay as they are)."""
+
+    id_prefix = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+
+
 class NumbersForm(forms.Form):
     """Edit a user's numbers; a blank field clears that number."""
 
     primary = forms.CharField(label="Primary Card/ID number", required=False, max_length=200)
     secondary = forms.CharField(label="Secondary Card/ID number", required=False, max_length=200)
-    notify = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
-class GenerateForm(forms.Form):
+class GenerateForm(Distinct):
+    id_prefix = "generate"
     slot = forms.ChoiceField(choices=SLOTS)
     notify = forms.BooleanField(label="Notify the user by e-mail", required=False)
 
@@ -172,27 +183,32 @@ class PrintForm(forms.Form):
     qr = forms.BooleanField(label="Add a QR code", required=False)
 
 
-class PreviewForm(forms.Form):
+class PreviewForm(Distinct):
+    id_prefix = "preview"
     username = forms.CharField(label="Preview for user", max_length=200)
 
 
-class TestMailForm(forms.Form):
+class TestMailForm(Distinct):
+    id_prefix = "mail"
     address = forms.EmailField(label="Send a test e-mail to", max_length=254)
 
 
-class RuleForm(forms.Form):
+class RuleForm(Distinct):
+    id_prefix = "rule"
     name = forms.CharField(label="Rule name", max_length=100)
     chain = forms.CharField(
         label="Steps", max_length=1000, help_text='for example "reverse-bytes,hex2dec,pad:10"'
     )
 
 
-class TryRuleForm(forms.Form):
+class TryRuleForm(Distinct):
+    id_prefix = "try"
     chain = forms.CharField(label="Steps (or a rule's name)", max_length=1000)
     value = forms.CharField(label="Value as the reader sends it", max_length=64)
 
 
-class DeriveForm(forms.Form):
+class DeriveForm(Distinct):
+    id_prefix = "derive"
     pairs = forms.CharField(
         label="Samples: reader value, number on the card (one pair per line, three or more)",
         widget=forms.Textarea(attrs={"rows": 5}),

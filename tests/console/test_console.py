@@ -17,26 +17,10 @@ from cardid.directory.models import User
 from cardid.jobs import runner
 from cardid.jobs.models import Job
 from cardid.notifications.models import OutboxMessage
+from tests.console.conftest import PASSWORD
 from tests.factories import ADMIN, give_number, make_group, make_user, numbers_of
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def admin_account():
-    return get_user_model().objects.create_user(
-        "root-admin", password=PASSWORD, is_staff=True, is_superuser=True
-    )
-
-
-@pytest.fixture
-def console(admin_account):
-    c = Client()
-    r = c.post("/admin/login", {"username": "root-admin", "password": PASSWORD})
-    assert r.status_code == 302
-    return c
 
 
 def errors_of(response) -> str:
