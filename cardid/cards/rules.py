@@ -13,6 +13,8 @@ from cardid.errors import Invalid, NotFound
 
 
 def _steps(chain: str) -> list[conversion.Step]:
+    if "\x00" in chain:
+        raise Invalid("a chain of steps cannot contain NUL characters")
     try:
         return conversion.parse(chain)
     except conversion.ConversionError as e:
@@ -22,8 +24,8 @@ def _steps(chain: str) -> list[conversion.Step]:
 @transaction.atomic
 def set_rule(*, name: str, chain: str, actor: Actor) -> ConversionRule:
     name = (name or "").strip()
-    if not name or len(name) > 100 or "," in name:
-        raise Invalid("a rule name has 1 to 100 characters and no comma")
+    if not name or len(name) > 100 or "," in name or not name.isprintable():
+        raise Invalid("a rule name has 1 to 100 printable characters and no comma")
     steps = _steps(chain)
     rule, _ = ConversionRule.objects.update_or_create(
         name=name, defaults={"chain": conversion.chain_text(steps), "updated_by": str(actor)}
@@ -36,6 +38,8 @@ def set_rule(*, name: str, chain: str, actor: Actor) -> ConversionRule:
 def delete_rule(*, name: str, actor: Actor) -> None:
     from cardid.api.models import ApiToken
 
+    if not name.isprintable():
+        raise NotFound(f"no rule named {name!r}; `cardid cards rules list` shows them")
     users = list(
         ApiToken.objects.filter(conversion_rule=name, revoked_at__isnull=True).values_list(
             "name", flat=True
@@ -57,7 +61,7 @@ RULE_CHAIN = f"SELECT chain FROM {ConversionRule._meta.db_table} WHERE name = %s
 def get_steps(name: str) -> list[conversion.Step]:
     """The steps of a named rule, read afresh (a changed rule applies at once); a terminal's
     look-up runs this, so it skips the ORM and parses each distinct chain once."""
-    row = db.fetch_one(RULE_CHAIN, [name])
+    row = db.fetch_one(RULE_CHAIN, [name]) if name.isprintable() else None
     if row is None:
         raise NotFound(f"no rule named {name!r}; `cardid cards rules list` shows them")
     return list(_parsed(row[0]))

@@ -69,3 +69,14 @@ def test_print_cards_as_a_job_and_fetch_the_pdf(client):
     r = client.get(f"/api/v1/jobs/{body['id']}/pdf", HTTP_AUTHORIZATION=f"Bearer {token('read')}")
     assert r.status_code == 200 and b"".join(r.streaming_content).startswith(b"%PDF")
     assert api("get", f"/jobs/{body['id']}")[1]["counts"]["printed"] == 3
+
+
+def test_control_characters_in_rule_names_are_refused_not_a_server_error(client):
+    api = Api(client, token("write"))
+    code, body = api("put", "/rules/a%00b", {"chain": "hex2dec"})
+    assert code == 400 and "printable" in body["detail"]
+    assert api("post", "/rules/convert", {"value": "1", "rule": "a\x00b"})[0] == 404
+    assert api("delete", "/rules/a%00b")[0] == 404
+    code, body = api("put", "/rules/ok", {"chain": "regex:a\x00b"})
+    assert code == 400 and "NUL" in body["detail"]
+    assert not ConversionRule.objects.exists()
