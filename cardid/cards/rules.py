@@ -76,7 +76,18 @@ def convert(value: str, *, rule: str | None = None, chain: str | None = None) ->
     """`value` through a named rule or a chain (or unchanged when neither is given)."""
     if not rule and not chain:
         return value
-    steps = get_steps(rule) if rule else _steps(chain or "")
+    return apply(get_steps(rule) if rule else _steps(chain or ""), value)
+
+
+def steps_of(text: str) -> list[conversion.Step]:
+    """The steps a person typed: a rule's name, or a chain of steps."""
+    text = (text or "").strip()
+    if text.isprintable() and ConversionRule.objects.filter(name=text).exists():
+        return get_steps(text)
+    return _steps(text)
+
+
+def apply(steps: list[conversion.Step], value: str) -> str:
     try:
         return conversion.apply(steps, value)
     except conversion.ConversionError as e:

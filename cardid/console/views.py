@@ -210,7 +210,7 @@ def rule_save(request):
             messages.success(request, f"Rule {rule.name} saved: {rule.chain}")
             return redirect("console:options", slug="card-readers")
         except CardidError as e:
-            form.add_error("chain" if "name" not in str(e) else "name", str(e))
+            form.add_error("name" if str(e).startswith("a rule name") else "chain", str(e))
     page = PAGES["card-readers"]
     return _options(request, page, forms.OptionsForm(page), status=400, rule_form=form)
 
@@ -232,15 +232,16 @@ def rule_try(request):
     form = forms.TryRuleForm(request.POST)
     extra = {"try_form": form, "box": "try-result"}
     if form.is_valid():
-        chain, value = form.cleaned_data["chain"].strip(), form.cleaned_data["value"]
-        named = ConversionRule.objects.filter(name=chain).exists()
+        value = form.cleaned_data["value"]
         try:
-            out = rules.convert(
-                value, rule=chain if named else None, chain=None if named else chain
-            )
-            extra.update(ok=True, result=f"{value} → {out}")
+            steps = rules.steps_of(form.cleaned_data["chain"])
         except CardidError as e:
-            form.add_error("chain" if "step" in str(e) else "value", str(e))
+            form.add_error("chain", str(e))
+        else:
+            try:
+                extra.update(ok=True, result=f"{value} → {rules.apply(steps, value)}")
+            except CardidError as e:
+                form.add_error("value", str(e))
     status = 200 if extra.get("ok") else 400
     return _action_result(request, "card-readers", "try", status, **extra)
 

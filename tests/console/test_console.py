@@ -340,9 +340,11 @@ def test_rules_edit_try_and_derive_on_the_card_readers_page(console):
     r = console.post("/admin/options/card-readers/try", {"chain": "door", "value": "04A1B2C3"})
     assert "3283263748" in r.content.decode()  # C3B2A104 in decimal
     r = console.post("/admin/options/card-readers/try", {"chain": "hex2dec", "value": "XYZ"})
-    assert r.status_code == 400 and "XYZ" in errors_of(r)
+    assert r.status_code == 400 and "XYZ" in " ".join(r.context["try_form"].errors["value"])
     r = console.post("/admin/options/card-readers/try", {"chain": "nosuch", "value": "1"})
-    assert r.status_code == 400 and "nosuch" in errors_of(r)
+    assert r.status_code == 400 and "nosuch" in " ".join(r.context["try_form"].errors["chain"])
+    r = console.post("/admin/options/card-readers/rules", {"name": "a,b", "chain": "hex2dec"})
+    assert "no comma" in " ".join(r.context["rule_form"].errors["name"])
     pairs = "04A1B2C3,3283263748\n01020304,67305985\nFF000000,255\n"
     r = console.post("/admin/options/card-readers/derive", {"pairs": pairs})
     assert 'id="derived-chain">reverse-bytes,hex2dec<' in r.content.decode()
