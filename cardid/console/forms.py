@@ -112,7 +112,12 @@ class BulkForm(forms.Form):
         widget=forms.RadioSelect,
         initial="group",
     )
-    group = forms.CharField(label="Group", required=False, max_length=200)
+    group = forms.CharField(
+        label="Group",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"list": "group-names", "autocomplete": "off"}),
+    )
     usernames = forms.CharField(
         label="Users (one per line)",
         required=False,

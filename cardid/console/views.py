@@ -500,9 +500,10 @@ def group_detail(request, pk):
 @require_http_methods(["GET", "POST"])
 def bulk(request):
     """Groups › Bulk User Actions: choose, review what will happen, confirm, watch the job."""
+    names = Group.objects.order_by("name_key").values_list("name", flat=True)[:1000]
     if request.method == "GET":
         initial = {"group": request.GET.get("group", "")}
-        return _page(request, "bulk.html", form=forms.BulkForm(initial=initial))
+        return _page(request, "bulk.html", form=forms.BulkForm(initial=initial), group_names=names)
     form = forms.BulkForm(request.POST)
     if form.is_valid():
         d = form.cleaned_data
@@ -523,7 +524,7 @@ def bulk(request):
                 )
                 return redirect("console:job", pk=job.pk)
             return _page(request, "bulk.html", form=form, review=True, target=target, count=count)
-    return _page(request, "bulk.html", status=400, form=form)
+    return _page(request, "bulk.html", status=400, form=form, group_names=names)
 
 
 # -- jobs, sync history, notification log, audit log ------------------------------------------

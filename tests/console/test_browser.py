@@ -222,7 +222,7 @@ def test_bulk_action_on_a_large_group_shows_progress_until_done(server, page):
     expect(page.get_by_role("textbox", name="Group")).to_have_value("year-7")
     page.get_by_label("Generate random secondary Card/ID number").check()
     page.get_by_role("button", name="Review").click()
-    expect(page.locator("#review")).to_contain_text("5000 users")
+    expect(page.locator("#review")).to_contain_text("5,000 users")
     accessible(page)
     page.get_by_role("button", name="Confirm and start").click()
     expect(page.locator("#job-bar")).to_be_visible()
