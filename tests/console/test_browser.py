@@ -186,7 +186,7 @@ def test_notification_settings_test_mail_and_a_notified_bulk_action(server, page
         assert [m.recipients for m in mail.received] == [["admin@example.org"]]
 
         page.get_by_role("link", name="Bulk User Actions").first.click()
-        page.get_by_role("textbox", name="Group").fill("teachers")
+        page.get_by_role("combobox", name="Group").fill("teachers")
         page.get_by_label("Notify the users by e-mail").check()
         page.get_by_role("button", name="Review").click()
         expect(page.locator("#review")).to_contain_text("group teachers (3 users)")
@@ -219,7 +219,7 @@ def test_bulk_action_on_a_large_group_shows_progress_until_done(server, page):
     page.goto(f"{server}/admin/groups/")
     row = page.get_by_role("row", name=re.compile("year-7"))
     row.get_by_role("link", name="Bulk User Actions").click()
-    expect(page.get_by_role("textbox", name="Group")).to_have_value("year-7")
+    expect(page.get_by_role("combobox", name="Group")).to_have_value("year-7")
     page.get_by_label("Generate random secondary Card/ID number").check()
     page.get_by_role("button", name="Review").click()
     expect(page.locator("#review")).to_contain_text("5,000 users")

@@ -264,7 +264,7 @@ def test_card_numbers_page_shows_live_figures_and_warns_near_the_bound(console):
     r = console.get("/admin/options/card-numbers")
     html = r.content.decode()
     assert 'id="in-use">3<' in html
-    assert "9000" in html  # 4 digits, no leading zero
+    assert "9,000" in html  # 4 digits, no leading zero
     assert "above 80% of the allowed bound" in html
 
 
