@@ -163,7 +163,7 @@ def write_results(rows: list[dict]) -> None:
     for r in rows:
         lines.append(
             f"| {r['db']} | {r['count']:,} | {r['raw_s']:.2f} s | {r['ours_s']:.2f} s | "
-            f"{r['raw_rate']:.0f} | {r['ours_rate']:.0f} | {r['ratio']:.2f} | "
+            f"{r['raw_rate']:.0f} | {r['ours_rate']:.0f} | {r['ratio']:.3f} | "
             f"{'met' if r['ratio'] >= 0.8 else 'MISSED'} |"
         )
     append_results(lines)
