@@ -527,11 +527,11 @@ def _check_import(rows, result: ImportResult) -> None:
                 )
             else:
                 seen_number[nk] = (lineno, key)
-    if result.errors:
-        return
+    # The lines of unknown users are reported above; the rest are still checked, so that one
+    # reading of the report lists every problem of the file.
     result.users = len(rows)
     # The final state: users in the file take their new numbers, everybody else keeps theirs.
-    file_ids = {users[k].id for k in keys}
+    file_ids = {users[k].id for k in keys if k in users}
     holders: dict[str, tuple[int, str, str]] = {}
     for part in db.chunked(list(seen_number), 5000):
         for uid, s, nk, uname in Card.objects.filter(number_key__in=part).values_list(
@@ -541,11 +541,12 @@ def _check_import(rows, result: ImportResult) -> None:
     new_of = {
         (users[k].id, s): numbers.key(n)
         for (_, _, slots), k in zip(rows, keys, strict=True)
+        if k in users
         for s, n in slots.items()
     }
     for nk, (lineno, key) in seen_number.items():
         holder = holders.get(nk)
-        if holder is None:
+        if holder is None or key not in users:
             continue
         uid, s, uname = holder
         if uid == users[key].id:
@@ -564,6 +565,8 @@ def _check_import(rows, result: ImportResult) -> None:
     ):
         current[(uid, s)] = nk
     for (lineno, _name, _slots), k in zip(rows, keys, strict=True):
+        if k not in users:
+            continue
         uid = users[k].id
         final = {s: new_of.get((uid, s), current.get((uid, s))) for s in numbers.SLOTS}
         if final["primary"] and final["primary"] == final["secondary"]:

@@ -243,3 +243,52 @@ class AuditFilterForm(forms.Form):
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             self.add_error("until", "the end date is before the start date")
         return data
+
+
+class TokenForm(Distinct):
+    """A new API token for a terminal or a script."""
+
+    id_prefix = "token"
+    name = forms.CharField(label="Name", max_length=100, help_text="for example door-1")
+    scope = forms.ChoiceField(
+        label="Scope",
+        choices=[
+            ("lookup", "lookup — terminals: look-ups and self-registration"),
+            ("read", "read — users, numbers, jobs"),
+            ("write", "write — everything, including changes"),
+        ],
+    )
+    allow = forms.CharField(
+        label="Allowed addresses",
+        required=False,
+        max_length=2000,
+        help_text="IP addresses or networks, separated by spaces; blank: any address",
+    )
+    conversion = forms.ChoiceField(label="Conversion rule", required=False)
+    expires_days = forms.IntegerField(
+        label="Expires after (days)", required=False, min_value=1, max_value=36500
+    )
+
+    def __init__(self, *args, rule_names=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["conversion"].choices = [("", "none")] + [(n, n) for n in rule_names]
+
+
+MAX_IMPORT_BYTES = 50 * 2**20
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="File: username, primary, secondary (comma- or tab-separated)",
+        help_text="a first line username,primary,secondary is a header; a blank field keeps "
+        "that number; nothing is applied unless every line is right",
+    )
+    dry_run = forms.BooleanField(label="Dry run: check only, change nothing", required=False)
+
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        if f.size > MAX_IMPORT_BYTES:
+            raise forms.ValidationError(
+                f"the file has {f.size:,} bytes; at most {MAX_IMPORT_BYTES:,} — split it"
+            )
+        return f

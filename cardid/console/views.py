@@ -9,7 +9,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cardid.api import protection
+from cardid.api import protection, tokens
+from cardid.api.models import ApiToken
+from cardid.audit import services as audit
 from cardid.audit.models import AuditEvent
 from cardid.cards import batches, rules
 from cardid.cards import jobs as card_jobs
@@ -44,6 +46,12 @@ def admin_required(view):
     return wrapper
 
 
+def _posted(request):
+    """The data to bind a form to: the POST even when it is empty (an empty post is checked
+    and refused, not shown as a fresh form)."""
+    return request.POST if request.method == "POST" else None
+
+
 def _page(request, template, status=200, **context):
     context.setdefault("admin", getattr(request, "admin", None))
     return render(request, f"console/{template}", context, status=status)
@@ -54,7 +62,7 @@ def _page(request, template, status=200, **context):
 
 @require_http_methods(["GET", "POST"])
 def login(request):
-    form = forms.LoginForm(request.POST or None)
+    form = forms.LoginForm(_posted(request))
     error = ""
     if request.method == "POST" and form.is_valid():
         try:
@@ -454,6 +462,97 @@ def user_pin(request, pk):
     return _user_page(request, user, 400, pin_form=form)
 
 
+@admin_required
+@require_http_methods(["GET", "POST"])
+def users_import(request):
+    """Card/ID numbers from a file: all or nothing, every problem listed with its line."""
+    form = forms.ImportForm(_posted(request), request.FILES or None)
+    result = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                result = cards.import_numbers(
+                    data=form.cleaned_data["file"].read(),
+                    actor=request.admin.actor,
+                    dry_run=form.cleaned_data["dry_run"],
+                )
+            except CardidError as e:
+                form.add_error("file", str(e))
+        if result is None or result.errors:
+            status = 400
+    return _page(request, "import.html", status=status, form=form, result=result)
+
+
+@admin_required
+def users_export(request):
+    """Every user's numbers as CSV (the format `cardid export-numbers` writes)."""
+    audit.record(actor=request.admin.actor, action="numbers.exported", detail="all users")
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(["username", "primary", "secondary"])
+        for row in cards.export_rows():
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="cardid-numbers.csv"'
+    return response
+
+
+# -- API tokens and failed look-ups ------------------------------------------------------------
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request):
+    names = list(ConversionRule.objects.order_by("name").values_list("name", flat=True))
+    form = forms.TokenForm(_posted(request), rule_names=names)
+    new_key = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                token, new_key = tokens.create(
+                    name=d["name"],
+                    scope=d["scope"],
+                    allow=d["allow"].replace(",", " ").split(),
+                    conversion=d["conversion"],
+                    expires_days=d["expires_days"],
+                    actor=request.admin.actor,
+                )
+                form = forms.TokenForm(rule_names=names)
+            except CardidError as e:
+                field = "allow" if "IP address" in str(e) else "name"
+                form.add_error("conversion" if "rule" in str(e) else field, str(e))
+        if new_key is None:
+            status = 400
+    misses = protection.failed_lookups()
+    by_token = {k: n for k, n in misses if k.startswith("token:")}
+    rows = [(t, by_token.get(f"token:{t.pk}", 0)) for t in ApiToken.objects.order_by("name")]
+    return _page(
+        request,
+        "tokens.html",
+        status=status,
+        form=form,
+        new_key=new_key,
+        rows=rows,
+        addresses=[(k, n) for k, n in misses if not k.startswith("token:")],
+    )
+
+
+@admin_required
+@require_POST
+def api_token_revoke(request):
+    try:
+        tokens.revoke(name=request.POST.get("name", ""), actor=request.admin.actor)
+        messages.success(request, f"Token {request.POST.get('name', '')} revoked.")
+    except CardidError as e:
+        messages.error(request, str(e))
+    return redirect("console:tokens")
+
+
 # -- groups and Bulk User Actions ------------------------------------------------------------
 
 GROUP_COLUMNS = {"name": ("Group", "name_key"), "members": ("Members", "member_count")}
@@ -472,7 +571,7 @@ def groups(request):
 @require_http_methods(["GET", "POST"])
 def group_detail(request, pk):
     group = get_object_or_404(Group, pk=pk)
-    form = forms.PrintForm(request.POST or None)
+    form = forms.PrintForm(_posted(request))
     status = 200
     if request.method == "POST":
         if form.is_valid():

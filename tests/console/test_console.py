@@ -575,7 +575,97 @@ def test_every_page_renders(console, tmp_path):
         "/admin/audit/",
         *[f"/admin/options/{p}" for p in ("sync", "notifications", "user-features")],
         *[f"/admin/options/{p}" for p in ("card-numbers", "card-readers", "security")],
+        "/admin/tokens/",
+        "/admin/users/import",
     ]:
         assert console.get(path).status_code == 200, path
     assert console.get("/admin/options/nosuch").status_code == 404
     assert console.get("/admin/users/999999/").status_code == 404
+
+
+# -- import and export, API tokens -------------------------------------------------------------
+
+
+def upload(text: str, name="numbers.csv"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, text.encode(), content_type="text/csv")
+
+
+def test_import_numbers_all_or_nothing_with_every_problem_listed(console):
+    ann, bob = make_user(username="ann"), make_user(username="bob")
+    make_user(username="cat")
+    give_number(bob, "55550000")
+    bad = "username,primary,secondary\nann,11110000,\nghost,22220000,\ncat,55550000,\n"
+    r = console.post("/admin/users/import", {"file": upload(bad)})
+    assert r.status_code == 400
+    page = r.content.decode()
+    assert "Nothing was changed" in page
+    assert "line 3: unknown user &#x27;ghost&#x27;" in page
+    assert "line 4" in page and "bob" in page  # the number's current holder is named
+    assert numbers_of(ann) == {}
+    r = console.post("/admin/users/import", {"file": upload("ann,11110000\n"), "dry_run": "on"})
+    assert r.status_code == 200 and "Dry run" in r.content.decode()
+    assert numbers_of(ann) == {}
+    r = console.post("/admin/users/import", {"file": upload("ann\t11110000\t22220000\n")})
+    assert r.status_code == 200 and "2 numbers changed" in r.content.decode()
+    assert numbers_of(ann) == {"primary": "11110000", "secondary": "22220000"}
+    r = console.post("/admin/users/import", {"file": upload("")})
+    assert r.status_code == 400 and "empty" in errors_of(r)
+    r = console.post("/admin/users/import", {})
+    assert r.status_code == 400 and "required" in errors_of(r)
+
+
+def test_export_numbers_as_csv_is_audited(console):
+    ann = make_user(username="ann")
+    give_number(ann, "12345678")
+    make_user(username="bob")
+    r = console.get("/admin/users/export.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(r.streaming_content).decode())))
+    assert rows == [["username", "primary", "secondary"], ["ann", "12345678", ""], ["bob", "", ""]]
+    assert AuditEvent.objects.filter(action="numbers.exported", actor="root-admin").exists()
+
+
+def test_api_tokens_are_created_shown_once_and_revoked(console, client):
+    ConversionRule.objects.create(name="door", chain="hex2dec", updated_by="x")
+    cases = [
+        ({"name": "", "scope": "lookup"}, "name", "required"),
+        ({"name": "t1", "scope": "admin"}, "scope", "valid choice"),
+        ({"name": "t1", "scope": "lookup", "allow": "10.0.0.300"}, "allow", "not an IP"),
+        ({"name": "t1", "scope": "lookup", "conversion": "nosuch"}, "conversion", "valid choice"),
+        ({"name": "t1", "scope": "lookup", "expires_days": "0"}, "expires_days", "greater than"),
+    ]
+    for data, field, message in cases:
+        r = console.post("/admin/tokens/", data)
+        assert r.status_code == 400, data
+        assert message in " ".join(r.context["form"].errors.get(field, [])), (data, field)
+    assert not ApiToken.objects.exists()
+    r = console.post(
+        "/admin/tokens/",
+        {
+            "name": "door-1",
+            "scope": "lookup",
+            "allow": "127.0.0.1 10.0.0.0/8",
+            "conversion": "door",
+        },
+    )
+    key = r.context["new_key"]
+    assert r.status_code == 200 and key in r.content.decode()
+    t = ApiToken.objects.get(name="door-1")
+    assert key not in t.key_hash and t.conversion_rule == "door"
+    assert key not in console.get("/admin/tokens/").content.decode()  # shown only once
+    r = client.post(
+        "/api/v1/lookup",
+        {"number": "FF"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert r.status_code == 404  # the token works (255 is nobody's number)
+    page = console.get("/admin/tokens/").content.decode()
+    assert "<td>1</td>" in page  # the failed look-up is counted and visible
+    r = console.post("/admin/tokens/", {"name": "door-1", "scope": "read"})
+    assert r.status_code == 400 and "exists" in errors_of(r)
+    console.post("/admin/tokens/revoke", {"name": "door-1"})
+    t.refresh_from_db()
+    assert t.revoked_at is not None
+    assert AuditEvent.objects.filter(action="token.revoked", actor="root-admin").exists()
