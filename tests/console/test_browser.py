@@ -156,7 +156,8 @@ def test_configure_file_sync_with_auto_generation_sync_now_and_find_by_number(
     page.get_by_role("button", name="Try").click()
     expect(page.locator("#try-output")).to_have_text("04A1B2C3 → 3283263748")
 
-    for name in ("Sync history", "Audit log", "Jobs", "Card/ID numbers", "Card readers"):
+    pages = ("Sync history", "Audit log", "Jobs", "Card/ID numbers", "Card readers")
+    for name in (*pages, "API tokens", "Import and export numbers", "General › Security"):
         page.get_by_role("link", name=name, exact=True).click()
         accessible(page)
         screenshot(page, "console-" + name.lower().replace("/", "-").replace(" ", "-"))
