@@ -81,8 +81,10 @@ class OptionsForm(forms.Form):
         return out
 
     def versions_seen(self) -> dict[str, int]:
-        seen = self.cleaned_data.get("versions") or {}
-        return {k: int(v) for k, v in seen.items() if isinstance(v, int)}
+        seen = self.cleaned_data.get("versions")
+        if not isinstance(seen, dict):
+            return {}  # not what the page sent: every option counts as unseen (a conflict)
+        return {k: v for k, v in seen.items() if isinstance(v, int)}
 
     def save(self, actor) -> list[str]:
         try:

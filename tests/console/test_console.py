@@ -669,3 +669,12 @@ def test_api_tokens_are_created_shown_once_and_revoked(console, client):
     t.refresh_from_db()
     assert t.revoked_at is not None
     assert AuditEvent.objects.filter(action="token.revoked", actor="root-admin").exists()
+
+
+def test_a_forged_versions_field_is_a_conflict_not_a_server_error(console):
+    config.set_value(key="cards.length", raw="9", actor=ADMIN)
+    data = options_post(console.get("/admin/options/card-numbers"), cards__length="11")
+    for forged in ("[1, 2]", '"text"', "{not json", '{"cards.length": "x"}'):
+        r = console.post("/admin/options/card-numbers", {**data, "versions": forged})
+        assert r.status_code == 400, forged
+    assert config.get("cards.length") == 9
