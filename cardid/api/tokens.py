@@ -33,8 +33,8 @@ def create(
 ) -> tuple[ApiToken, str]:
     """A new token; returns the row and the secret, which is not stored and not shown again."""
     name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise Invalid("a token name has 1 to 100 characters")
+    if not name or len(name) > 100 or not name.isprintable():
+        raise Invalid("a token name has 1 to 100 printable characters")
     if scope not in ApiToken.Scope.values:
         raise Invalid(f"unknown scope {scope!r}; use read, lookup or write")
     networks = []
@@ -70,7 +70,7 @@ def create(
 
 @transaction.atomic
 def revoke(*, name: str, actor: Actor) -> None:
-    n = ApiToken.objects.filter(name=name, revoked_at__isnull=True).update(
+    n = name.isprintable() and ApiToken.objects.filter(name=name, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
     if not n:

@@ -720,7 +720,7 @@ def notification_log(request):
 
 
 def _ids(raw: list[str]) -> list[int]:
-    return [int(x) for x in raw if x.isdigit()]
+    return [int(x) for x in raw if x.isdigit() and len(x) <= 18]  # a database id fits
 
 
 def _audit_events(form):

@@ -678,3 +678,51 @@ def test_a_forged_versions_field_is_a_conflict_not_a_server_error(console):
         r = console.post("/admin/options/card-numbers", {**data, "versions": forged})
         assert r.status_code == 400, forged
     assert config.get("cards.length") == 9
+
+
+JUNK = ["", "\x00", "x" * 5000, "𝔘ñí\u202e", "-1", "99999999999999999999", "[]", "{}", "../.."]
+
+
+def test_no_console_form_answers_junk_with_a_server_error(console):
+    u = make_user(username="ann")
+    g = make_group("staff", [u])
+    forms_and_fields = {
+        "/admin/users/": ["q"],
+        "/admin/users/print": ["username", "slot", "paper", "qr"],
+        "/admin/users/import": ["dry_run"],
+        f"/admin/users/{u.pk}/numbers": ["primary", "secondary"],
+        f"/admin/users/{u.pk}/generate": ["slot", "notify"],
+        f"/admin/users/{u.pk}/clear": ["slot"],
+        f"/admin/users/{u.pk}/pin": ["pin", "action"],
+        f"/admin/groups/{g.pk}/": ["slot", "paper", "qr"],
+        "/admin/groups/bulk": ["target", "group", "usernames", "user", "action", "replace"],
+        "/admin/options/notifications/preview": ["username", "notify.card.subject"],
+        "/admin/options/notifications/test": ["address"],
+        "/admin/options/card-readers/rules": ["name", "chain"],
+        "/admin/options/card-readers/rules/delete": ["name"],
+        "/admin/options/card-readers/try": ["chain", "value"],
+        "/admin/options/card-readers/derive": ["pairs"],
+        "/admin/options/card-numbers": ["cards.length", "versions", "cards.check-digit"],
+        "/admin/options/security": ["console.admin-group", "api.lookup.max-misses"],
+        "/admin/tokens/": ["name", "scope", "allow", "conversion", "expires_days"],
+        "/admin/tokens/revoke": ["name"],
+        "/admin/notifications/": ["id", "all"],
+        "/admin/login": ["username", "password"],
+    }
+    console.raise_request_exception = False
+    for url, fields in forms_and_fields.items():
+        for junk in JUNK:
+            r = console.post(url, {f: junk for f in fields})
+            assert r.status_code < 500, (url, junk, r.status_code)
+    for junk in JUNK:
+        for path in (
+            "/admin/audit/?since=",
+            "/admin/audit/?target=",
+            "/admin/users/?page=",
+            "/admin/users/?sort=",
+            "/admin/jobs/?sort=",
+            "/admin/notifications/?status=",
+            "/admin/groups/bulk?group=",
+        ):
+            assert console.get(path + junk).status_code < 500, (path, junk)
+    assert config.get("cards.length") == 8 and numbers_of(u) == {}
