@@ -1,9 +1,11 @@
 """Reading and changing runtime options; every change is audited."""
 
+import json
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
+from cardid import db
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.config import options
@@ -13,16 +15,24 @@ from cardid.errors import Conflict, Invalid
 
 def get(key: str) -> Any:
     """The current typed value of `key` (its default when never set)."""
-    opt = _declared(key)
-    row = OptionValue.objects.filter(key=key).values_list("value", flat=True).first()
-    return opt.default if row is None else row
+    return get_many(key)[key]
 
 
 def get_many(*keys: str) -> dict[str, Any]:
-    """Several options in one query."""
+    """Several options in one query. Options are read afresh on every call (a change applies
+    at once in every process); terminals' look-ups read them per request, so the query is
+    hand-written rather than built by the ORM each time."""
     decls = {k: _declared(k) for k in keys}
-    stored = dict(OptionValue.objects.filter(key__in=keys).values_list("key", "value"))
+    stored = {
+        k: json.loads(v) if isinstance(v, str) else v for k, v in db.select_in(STORED, list(decls))
+    }
     return {k: stored.get(k, d.default) for k, d in decls.items()}
+
+
+STORED = (
+    f"SELECT {connection.ops.quote_name('key')}, value FROM {OptionValue._meta.db_table} "
+    f"WHERE {connection.ops.quote_name('key')} IN_LIST"
+)
 
 
 def all_values() -> list[tuple[options.Option, Any]]:
