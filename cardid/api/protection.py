@@ -76,14 +76,17 @@ def count_miss(key: str, window_start: datetime | None = None) -> int:
     return misses(key, window_start)
 
 
-def lookup(*, client: str, number: str, pin: str | None = None, rule: str = "") -> User | None:
+def lookup(
+    *, client: str, number: str, pin: str | None = None, rule: str = "", chain: str = ""
+) -> User | None:
     """The owner of `number` (and PIN), counting a miss against the client and the number.
 
-    `rule` (the terminal's conversion rule) turns what the reader sent into the number
-    first. No such number and a wrong PIN give the same answer (None)."""
+    `rule` (the terminal's conversion rule, or its steps in `chain`) turns what the reader
+    sent into the number first. No such number and a wrong PIN give the same answer (None)."""
     from cardid.cards import rules
 
-    number = rules.convert(number, rule=rule or None)
+    # The token brings its rule's steps along (`chain`); a name alone is looked up.
+    number = rules.convert(number, chain=chain) if chain else rules.convert(number, rule=rule)
     start, max_misses, minutes = _window()
     ckey, nkey = f"client:{client}"[:100], _number_key(number)
     if misses(ckey, start) >= max_misses:

@@ -297,6 +297,7 @@ def lookup(request, body: LookupIn):
         number=body.number,
         pin=body.pin,
         rule=request.auth.conversion_rule,
+        chain=request.auth.rule_chain,
     )
     if user is None:
         return 404, {"detail": "no user holds that number (or the PIN is wrong)"}

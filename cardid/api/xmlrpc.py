@@ -190,7 +190,10 @@ class Api:
         self._auth(auth, "lookup")
         try:
             user = protection.lookup(
-                client=f"token:{self.token.pk}", number=str(number), rule=self.token.conversion_rule
+                client=f"token:{self.token.pk}",
+                number=str(number),
+                rule=self.token.conversion_rule,
+                chain=self.token.rule_chain,
             )
         except protection.TooManyMisses as e:
             raise Fault(429, str(e)) from None

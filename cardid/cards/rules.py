@@ -76,7 +76,7 @@ def convert(value: str, *, rule: str | None = None, chain: str | None = None) ->
     """`value` through a named rule or a chain (or unchanged when neither is given)."""
     if not rule and not chain:
         return value
-    return apply(get_steps(rule) if rule else _steps(chain or ""), value)
+    return apply(get_steps(rule) if rule else list(_parsed(chain or "")), value)
 
 
 def steps_of(text: str) -> list[conversion.Step]:

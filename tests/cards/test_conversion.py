@@ -155,3 +155,17 @@ def test_a_terminal_token_converts_what_its_reader_sends(client, cli):
     assert r.status_code == 400 and "hexadecimal" in r.json()["detail"]
     assert "no rule named 'gone'" in cli("tokens", "create", "x", "--conversion", "gone").err
     assert "used by token(s) door" in cli("cards", "rules", "delete", "mifare").err
+    # A changed rule applies to the very next look-up, through REST and XML-RPC alike.
+    cli("cards", "rules", "set", "mifare", "hex2dec,pad:10")
+    r = client.post(
+        "/api/v1/lookup",
+        json.dumps({"number": "04A1B2C3"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key.strip()}",
+    )
+    assert r.status_code == 200 and r.json()["username"] == "ann"
+    import xmlrpc.client
+
+    body = xmlrpc.client.dumps((key.strip(), "04A1B2C3"), "api.lookUpUserNameByCardNo")
+    r = client.post("/rpc/api/xmlrpc", body, content_type="text/xml")
+    assert xmlrpc.client.loads(r.content)[0][0] == "ann"
