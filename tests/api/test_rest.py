@@ -251,3 +251,26 @@ def test_tokens_cli_create_list_revoke(cli):
     assert "revoked" in cli("tokens", "list").out
     assert "is not an IP address" in cli("tokens", "create", "x", "--allow", "nope").err
     assert cli("tokens", "revoke", "door-1").code == 1
+
+
+def test_an_expired_or_revoked_token_is_refused_with_the_reason(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cardid.api.models import ApiToken
+
+    make_user(username="ann")
+    key = tokens.create(name="soon", scope="read", actor=ADMIN, expires_days=1)[1]
+    api = Api(client, key)
+    assert api("get", "/users/ann")[0] == 200  # a day left: accepted
+    past = timezone.now() - timedelta(minutes=1)
+    ApiToken.objects.filter(name="soon").update(expires_at=past)
+    code, body = api("get", "/users/ann")
+    assert code == 401 and body["detail"].startswith(f"the API token expired on {past:%Y-%m-%d}")
+    other = token("read")
+    tokens.revoke(name=ApiToken.objects.exclude(name="soon").get().name, actor=ADMIN)
+    code, body = Api(client, other)("get", "/users/ann")
+    assert code == 401 and body["detail"] == "the API token was revoked"
+    code, body = Api(client, "cid_" + "x" * 43)("get", "/users/ann")
+    assert code == 401 and body["detail"] == "the API token is not valid"
