@@ -13,7 +13,6 @@ and the Card/ID numbers options page with its live figures.
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from generate import (  # noqa: E402
     database_env,
     heading,
     insert_users,
+    run_child,
     setup_django,
 )
 
@@ -113,16 +113,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cardid-bench-") as tmp:
         for kind in args.dbs.split(","):
             env = database_env(kind, Path(tmp))
-            out = subprocess.run(
-                [sys.executable, __file__, "--phase", "--users", str(args.users)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if out.returncode:
-                raise SystemExit(out.stderr[-3000:])
-            results[kind] = json.loads(out.stdout.strip().splitlines()[-1])
+            results[kind] = run_child(__file__, "--phase", "--users", str(args.users), env=env)
             print(kind, json.dumps(results[kind]), flush=True)
     kinds = list(results)
     pages = [k for k in results[kinds[0]] if not k.startswith("_")]

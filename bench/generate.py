@@ -167,17 +167,19 @@ def phase(name: str, users: int) -> dict:
     raise ValueError(name)
 
 
-def run_phase(name: str, users: int, env: dict) -> dict:
+def run_child(script: str, *args: str, env: dict) -> dict:
+    """Run `script ARGS` in a fresh Python process (its own memory, its own database
+    connection); returns the JSON object the script printed on its last line."""
     out = subprocess.run(
-        [sys.executable, __file__, "--phase", name, "--users", str(users)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, script, *args], env=env, capture_output=True, text=True, check=False
     )
     if out.returncode != 0:
-        raise SystemExit(f"phase {name} failed:\n{out.stderr}")
+        raise SystemExit(f"{Path(script).name} {' '.join(args)} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_phase(name: str, users: int, env: dict) -> dict:
+    return run_child(__file__, "--phase", name, "--users", str(users), env=env)
 
 
 def database_env(kind: str, workdir: Path) -> dict:

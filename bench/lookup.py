@@ -27,7 +27,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from generate import append_results, database_env, heading, insert_users, setup_django  # noqa: E402
+from generate import (  # noqa: E402
+    append_results,
+    database_env,
+    heading,
+    insert_users,
+    run_child,
+    setup_django,
+)
 
 WORKERS = 4
 SAMPLE = 2000
@@ -192,16 +199,7 @@ def main() -> None:
         for kind in args.dbs.split(","):
             env = database_env(kind, Path(tmp))
             env["PYTHONPATH"] = str(ROOT)
-            out = subprocess.run(
-                [sys.executable, __file__, "--phase", "setup", "--users", str(args.users)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if out.returncode:
-                raise SystemExit(out.stderr[-3000:])
-            data = json.loads(out.stdout.strip().splitlines()[-1])
+            data = run_child(__file__, "--phase", "setup", "--users", str(args.users), env=env)
             results = {}
             for name, app, path in (
                 ("limit", "bare_lookup:application", "/lookup"),

@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,7 +18,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-from generate import append_results, database_env, heading, insert_users, setup_django  # noqa: E402
+from generate import (  # noqa: E402
+    append_results,
+    database_env,
+    heading,
+    insert_users,
+    run_child,
+    setup_django,
+)
 
 TARGET_SECONDS = 60
 TARGET_MB = 300
@@ -72,24 +78,15 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="cardid-bench-") as tmp:
         env = database_env("sqlite", Path(tmp))
-        out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--phase",
-                "--cards",
-                str(args.cards),
-                "--out",
-                str(Path(tmp) / "cards.pdf"),
-            ],
+        r = run_child(
+            __file__,
+            "--phase",
+            "--cards",
+            str(args.cards),
+            "--out",
+            str(Path(tmp) / "cards.pdf"),
             env=env,
-            capture_output=True,
-            text=True,
-            check=False,
         )
-        if out.returncode:
-            raise SystemExit(out.stderr[-3000:])
-        r = json.loads(out.stdout.strip().splitlines()[-1])
     print(json.dumps(r))
     time_ok = r["seconds"] <= TARGET_SECONDS * args.cards / 10_000
     memory_ok = r["peak_mb"] <= TARGET_MB

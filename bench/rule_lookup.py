@@ -13,7 +13,6 @@ Target (issue 9): the rule costs at most 5 % of the throughput (ratio >= 0.95).
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from generate import append_results, database_env, heading  # noqa: E402
+from generate import append_results, database_env, heading, run_child  # noqa: E402
 from lookup import WORKERS, serve, wrk  # noqa: E402
 
 CHAIN = "upper,reverse-bytes,hex2dec"
@@ -68,16 +67,7 @@ def main() -> None:
         for kind in args.dbs.split(","):
             env = database_env(kind, Path(tmp))
             env["PYTHONPATH"] = str(ROOT)
-            out = subprocess.run(
-                [sys.executable, __file__, "--phase", "setup", "--users", str(args.users)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if out.returncode:
-                raise SystemExit(out.stderr[-3000:])
-            data = json.loads(out.stdout.strip().splitlines()[-1])
+            data = run_child(__file__, "--phase", "setup", "--users", str(args.users), env=env)
             from tests.conftest import free_port
 
             port = free_port()

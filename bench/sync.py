@@ -15,7 +15,6 @@ bench/RESULTS.md.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from generate import append_results, database_env, heading, setup_django  # noqa: E402
+from generate import append_results, database_env, heading, run_child, setup_django  # noqa: E402
 
 GROUPS = 100
 
@@ -153,16 +152,7 @@ def phase(name: str, url: str) -> dict:
 
 
 def run_phase(name: str, url: str, env: dict) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--phase", name, "--url", url],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode:
-        raise SystemExit(f"phase {name} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(__file__, "--phase", name, "--url", url, env=env)
 
 
 def main() -> None:
