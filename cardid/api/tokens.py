@@ -81,6 +81,15 @@ def revoke(*, name: str, actor: Actor) -> None:
     audit.record(actor=actor, action="token.revoked", target=name)
 
 
+def listing(misses: list[tuple[str, int]] | None = None) -> list[tuple[ApiToken, int]]:
+    """Every token by name, with its failed look-ups in the current window (`misses`: the
+    counts of protection.failed_lookups() when the caller has them already)."""
+    from cardid.api import protection
+
+    by_client = dict(protection.failed_lookups() if misses is None else misses)
+    return [(t, by_client.get(f"token:{t.pk}", 0)) for t in ApiToken.objects.order_by("name")]
+
+
 class Denied(Exception):
     """Authentication failed: status and message for the door to send."""
 

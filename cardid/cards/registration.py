@@ -64,7 +64,9 @@ def _by_code(code: str) -> User | None:
     return row.user
 
 
-def _by_password(username: str, password: str) -> User | None:
+def by_password(username: str, password: str) -> User | None:
+    """The user whose directory password (an LDAP bind, when the user comes from the LDAP
+    source) or local password this is; None otherwise, after the same work."""
     from cardid.directory.selectors import get_user
 
     try:
@@ -104,7 +106,7 @@ def register(
         raise Invalid(str(e)) from None
     key = numbers.key(number)
     with transaction.atomic():
-        user = _by_code(code) if code else _by_password(username, password)
+        user = _by_code(code) if code else by_password(username, password)
         taken = Card.objects.filter(number_key=key).exclude(user=user).exists() if user else True
         retired = RetiredNumber.objects.filter(
             protection.quarantine_q(), number_hash=numbers.retired_hash(key)

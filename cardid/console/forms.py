@@ -30,10 +30,9 @@ class OptionsForm(forms.Form):
             self.fields[key] = self._field(options.get(key))
 
     def _field(self, opt: options.Option) -> forms.Field:
-        label, hint = _label(opt), ""
-        if _label(opt) != opt.help[:1].upper() + opt.help[1:]:
-            hint = opt.help
-        common = {"label": label, "help_text": hint, "required": False}
+        # A label of the console's own wording keeps the option's help as a hint below it.
+        hint = opt.help if opt.key in LABELS else ""
+        common = {"label": _label(opt), "help_text": hint, "required": False}
         if opt.kind == "bool":
             return forms.BooleanField(**common)
         if opt.kind == "choice":

@@ -75,9 +75,9 @@ def _directory(username: str, password: str) -> Admin | None:
     if not group or not username or not password:
         make_password(password or "")  # the same work whichever way a log-in fails
         return None
-    from cardid.cards.registration import _by_password
+    from cardid.cards.registration import by_password
 
-    user = _by_password(username, password)
+    user = by_password(username, password)
     if user is None or not user.enabled or not _in_group(user, group):
         return None
     return Admin(user.username, "directory", user.pk)
@@ -150,12 +150,6 @@ def search_users(query: str):
     query = (query or "").strip()
     holder = card_selectors.find_owner(query) if query and len(query) <= 64 else None
     return directory.list_users(search=query), holder
-
-
-def history(user: User, limit: int = 50):
-    from cardid.audit.models import AuditEvent
-
-    return AuditEvent.objects.filter(target=user.username)[:limit]
 
 
 # -- sync as a job --------------------------------------------------------------------------

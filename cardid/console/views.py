@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cardid.api import protection, tokens
-from cardid.api.models import ApiToken
+from cardid.audit import selectors as audit_selectors
 from cardid.audit import services as audit
 from cardid.audit.models import AuditEvent
 from cardid.cards import batches, rules
@@ -363,7 +363,7 @@ def _user_page(request, user, status=200, **forms_in):
         user_=user,
         cards=holdings,
         groups=user.groups.order_by("name_key"),
-        history=services.history(user),
+        history=audit_selectors.history(user.username),
         numbers_form=numbers_form,
         generate_form=forms_in.get("generate_form") or forms.GenerateForm(),
         pin_form=forms_in.get("pin_form") or forms.PinForm(),
@@ -488,16 +488,9 @@ def users_import(request):
 def users_export(request):
     """Every user's numbers as CSV (the format `cardid export-numbers` writes)."""
     audit.record(actor=request.admin.actor, action="numbers.exported", detail="all users")
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(["username", "primary", "secondary"])
-        for row in cards.export_rows():
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="cardid-numbers.csv"'
-    return response
+    return _csv_download(
+        "cardid-numbers.csv", ["username", "primary", "secondary"], cards.export_rows()
+    )
 
 
 # -- API tokens and failed look-ups ------------------------------------------------------------
@@ -529,15 +522,13 @@ def api_tokens(request):
         if new_key is None:
             status = 400
     misses = protection.failed_lookups()
-    by_token = {k: n for k, n in misses if k.startswith("token:")}
-    rows = [(t, by_token.get(f"token:{t.pk}", 0)) for t in ApiToken.objects.order_by("name")]
     return _page(
         request,
         "tokens.html",
         status=status,
         form=form,
         new_key=new_key,
-        rows=rows,
+        rows=tokens.listing(misses),
         addresses=[(k, n) for k, n in misses if not k.startswith("token:")],
     )
 
@@ -724,20 +715,9 @@ def _ids(raw: list[str]) -> list[int]:
 
 
 def _audit_events(form):
-    qs = AuditEvent.objects.all()
     if not form.is_valid():
-        return qs.none()
-    d = form.cleaned_data
-    for field in ("actor", "action", "target"):
-        if d[field]:
-            qs = qs.filter(**{f"{field}__icontains": d[field]})
-    if d["door"]:
-        qs = qs.filter(door=d["door"])
-    if d["since"]:
-        qs = qs.filter(at__date__gte=d["since"])
-    if d["until"]:
-        qs = qs.filter(at__date__lte=d["until"])
-    return qs
+        return AuditEvent.objects.none()
+    return audit_selectors.events(**form.cleaned_data)
 
 
 AUDIT_COLUMNS = {
@@ -751,19 +731,14 @@ AUDIT_COLUMNS = {
 
 @admin_required
 def audit_log(request):
-    form = forms.AuditFilterForm(request.GET or None)
-    t = table(
-        request,
-        _audit_events(form) if request.GET else AuditEvent.objects.all(),
-        AUDIT_COLUMNS,
-        "-at",
-    )
+    form = forms.AuditFilterForm(request.GET)  # no filter: every event
+    t = table(request, _audit_events(form), AUDIT_COLUMNS, "-at")
     query = request.GET.copy()
     query.pop("page", None)
     return _page(
         request,
         "audit.html",
-        status=400 if request.GET and not form.is_valid() else 200,
+        status=200 if form.is_valid() else 400,
         form=form,
         table=t,
         query=query.urlencode(),
@@ -777,15 +752,26 @@ class _Echo:
 
 @admin_required
 def audit_csv(request):
-    form = forms.AuditFilterForm(request.GET or None)
-    events = _audit_events(form) if request.GET else AuditEvent.objects.all()
+    events = _audit_events(forms.AuditFilterForm(request.GET))
+    return _csv_download(
+        "cardid-audit.csv",
+        ["at", "actor", "door", "action", "target", "detail"],
+        (
+            [e.at.isoformat(), e.actor, e.door, e.action, e.target, e.detail]
+            for e in events.order_by("id").iterator(chunk_size=2000)
+        ),
+    )
+
+
+def _csv_download(filename: str, header: list[str], rows) -> StreamingHttpResponse:
+    """A CSV file streamed row by row: large exports never sit in memory."""
     writer = csv.writer(_Echo())
 
-    def rows():
-        yield writer.writerow(["at", "actor", "door", "action", "target", "detail"])
-        for e in events.order_by("id").iterator(chunk_size=2000):
-            yield writer.writerow([e.at.isoformat(), e.actor, e.door, e.action, e.target, e.detail])
+    def lines():
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(row)
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="cardid-audit.csv"'
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -25,9 +25,9 @@ def login(*, username: str, password: str, address: str) -> User:
     """The enabled user whose directory or local password this is; LoginRefused otherwise
     (one message for every reason, after a delay that grows with the failures)."""
     THROTTLE.check(username or "", address)
-    from cardid.cards.registration import _by_password
+    from cardid.cards.registration import by_password
 
-    user = _by_password(username, password) if username and password else None
+    user = by_password(username, password) if username and password else None
     if user is None or not user.enabled:
         THROTTLE.failed(username or "", address)
         audit.record(
@@ -125,12 +125,12 @@ def change_pin(*, user: User, current: str, new: str) -> None:
     """Needs the current PIN (or, when there is none yet, the password)."""
     if not config.get("portal.change-pin"):
         raise Invalid("changing the PIN is switched off")
-    from cardid.cards.registration import _by_password
+    from cardid.cards.registration import by_password
 
     ok = (
         cards.verify_pin(user, current)
         if user.pin_hash
-        else _by_password(user.username, current) is not None
+        else by_password(user.username, current) is not None
     )
     if not ok:
         audit.record(actor=actor(user), action="portal.pin-refused", target=user.username)

@@ -2,7 +2,7 @@
 
 import sys
 
-from cardid.api import protection, tokens
+from cardid.api import tokens
 from cardid.api.models import ApiToken
 from cardid.commands import CardidCommand
 
@@ -52,7 +52,6 @@ class Command(CardidCommand):
             tokens.revoke(name=opts["name"], actor=self.actor)
             self.note(f"token {opts['name']} revoked")
         else:
-            misses = dict(protection.failed_lookups())
             rows = [
                 {
                     "name": t.name,
@@ -61,9 +60,9 @@ class Command(CardidCommand):
                     "allow": t.allowed_addresses,
                     "revoked": t.revoked_at is not None,
                     "created_at": t.created_at.isoformat(),
-                    "failed_lookups": misses.get(f"token:{t.pk}", 0),
+                    "failed_lookups": failed,
                 }
-                for t in ApiToken.objects.order_by("name")
+                for t, failed in tokens.listing()
             ]
             if opts["format"] == "json":
                 self.print_json(rows)
