@@ -60,7 +60,7 @@ def resolve(*, kind: str, group: str = "", usernames: str = "", user: str = "") 
         return Target("group", group=g.name), n
     if kind in ("users", "user"):
         field = "usernames" if kind == "users" else "user"
-        names = [n for n in (usernames if kind == "users" else user).replace(",", " ").split()]
+        names = (usernames if kind == "users" else user).replace(",", " ").split()
         if not names:
             raise FieldProblem(field, "name at least one user")
         if kind == "user" and len(names) > 1:
