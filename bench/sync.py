@@ -142,7 +142,7 @@ def phase(name: str, url: str) -> dict:
             "cards.length": "10",
         }.items():
             config.set_value(key=k, raw=v, actor=actor)
-    from cardid.directory.sync import engine
+    from cardid.sync import engine
 
     t0 = time.perf_counter()
     result = engine.run(actor=actor)

@@ -2,21 +2,24 @@
 
 from typing import Literal
 
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
 from ninja import NinjaAPI, Query, Schema
 from ninja.security import HttpBearer
 
-from cardid.api import protection, tokens
-from cardid.api.models import ApiToken
+from cardid.access import guard, tokens
+from cardid.access.models import ApiToken
 from cardid.audit.actor import Actor
-from cardid.cards import batches, rules
+from cardid.cards import batches, generation, lookups, registration, rules
+from cardid.cards import jobs as card_jobs
 from cardid.cards import services as cards
+from cardid.cards.errors import GenerationRefused
 from cardid.cards.models import Card, ConversionRule
+from cardid.config import services as config
 from cardid.directory import selectors as directory
 from cardid.directory.models import User
-from cardid.errors import CardidError, Conflict, Invalid, NotFound
-from cardid.jobs import services as jobs
+from cardid.errors import CardidError, Conflict, Invalid, NotFound, Refused
 from cardid.jobs.models import Job
+from cardid.sync import services as sync
 
 api = NinjaAPI(
     title="cardid",
@@ -57,15 +60,19 @@ def denied(request, exc: tokens.Denied):
     return api.create_response(request, {"detail": exc.message}, status=exc.status)
 
 
+# Each refusal's HTTP status, by its type (the most specific first).
+STATUS = [
+    (guard.TooManyMisses, 429),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Refused, 409),
+    (CardidError, 400),
+]
+
+
 @api.exception_handler(CardidError)
 def domain_error(request, exc: CardidError):
-    status = (
-        404
-        if isinstance(exc, NotFound)
-        else 409
-        if isinstance(exc, Conflict)
-        else (429 if isinstance(exc, protection.TooManyMisses) else 400)
-    )
+    status = next(code for kind, code in STATUS if isinstance(exc, kind))
     return api.create_response(request, {"detail": str(exc)}, status=status)
 
 
@@ -113,17 +120,29 @@ class NumberIn(Schema):
 class GenerateIn(Schema):
     replace: bool = False
     notify: bool | None = None
+    dry_run: bool = False
 
 
 class GroupGenerateIn(Schema):
     slot: Slot = "primary"
     replace: bool = False
     notify: bool | None = None
+    dry_run: bool = False
 
 
-class GeneratedOut(Schema):
+class PlanOut(Schema):
+    """What a generation does (or, with dry_run, would do) on the data as it is now."""
+
+    users: int
     issued: int
     skipped: int
+    failed: int
+    notifications: int
+    without_email: int
+    refused: str | None
+
+
+class GeneratedOut(PlanOut):
     number: str | None
 
 
@@ -236,30 +255,44 @@ def clear_number(request, username: str, slot: Slot):
     tags=["numbers"],
 )
 def generate_for_user(request, username: str, slot: Slot, body: GenerateIn):
+    """A new random number for one user; with dry_run, what would happen (no number)."""
     user = directory.get_user(username)
-    result = cards.generate(
-        selection=cards.Selection(usernames=[user.username]),
+    plan = generation.plan(
+        selection=generation.Selection(usernames=(user.username,)),
         slot=_slot(slot),
         replace=body.replace,
-        actor=actor(request),
         notify=body.notify,
     )
+    if body.dry_run:
+        return {**plan.figures(), "number": None}
+    if plan.refused:
+        raise GenerationRefused(plan.refused)
+    result = generation.apply(plan, actor=actor(request))
     number = Card.objects.filter(user=user, slot=slot).values_list("number", flat=True).first()
-    return {"issued": result.issued, "skipped": result.skipped, "number": number}
+    return {**result.figures(), "number": number}
 
 
 @api.post(
     "/groups/{group}/generate",
-    response=responses(JobOut, 400, 404, ok_status=202),
+    response={**responses(PlanOut, 400, 404, 409), 202: JobOut},
     auth=WRITE,
     tags=["numbers"],
 )
 def generate_for_group(request, group: str, body: GroupGenerateIn):
-    """Starts a background job; poll /jobs/{id} for its progress."""
-    g = directory.get_group(group)
+    """Starts a background job (202); poll /jobs/{id} for its progress. With dry_run, the
+    plan the job would carry out (200). A plan the policy refuses is refused here (409),
+    before any job starts."""
+    target, _ = batches.resolve(kind="group", group=group)
+    plan = batches.review(
+        target=target, slot=_slot(body.slot), replace=body.replace, notify=body.notify
+    )
+    if body.dry_run:
+        return 200, plan.figures()
+    if plan.refused:
+        raise GenerationRefused(plan.refused)
     job = batches.generate(
-        target=batches.Target("group", group=g.name),
-        slot=_slot(body.slot),
+        target=target,
+        slot=body.slot,
         replace=body.replace,
         notify=body.notify,
         actor=actor(request),
@@ -275,14 +308,11 @@ def get_job(request, job_id: int):
     return job_out(job)
 
 
-@api.post("/sync", response=responses(JobOut, 400, ok_status=202), auth=WRITE, tags=["sync"])
-def sync_now(request):
-    """Starts a user/group sync as a background job."""
-    who = actor(request)
-    job = jobs.submit(
-        kind="sync", actor=who, params={"actor_name": who.name}, description="user/group sync"
-    )
-    return 202, job_out(job)
+@api.post("/sync", response=responses(JobOut, 400, 409, ok_status=202), auth=WRITE, tags=["sync"])
+def sync_now(request, dry_run: bool = False):
+    """Starts a user/group sync as a background job; with dry_run, a job that plans the
+    sync and changes nothing (its counts say what the sync would do)."""
+    return 202, job_out(sync.start(actor=actor(request), dry_run=dry_run))
 
 
 # -- terminals ---------------------------------------------------------------------------------
@@ -292,11 +322,10 @@ def sync_now(request):
 def lookup(request, body: LookupIn):
     """The user holding a number (either slot), checked against the PIN when one is given.
     An unknown number and a wrong PIN get the same 404."""
-    user = protection.lookup(
+    user = lookups.lookup(
         client=f"token:{request.auth.pk}",
         number=body.number,
         pin=body.pin,
-        rule=request.auth.conversion_rule,
         chain=request.auth.rule_chain,
     )
     if user is None:
@@ -325,20 +354,17 @@ class RegistrationOut(Schema):
 def self_registration(request, body: RegistrationIn):
     """A terminal registers the card it just read for the user who proved who they are
     (directory or local password, or a one-time code). Every refusal has the same answer."""
-    from cardid.cards import registration
-    from cardid.config import services as config
-
     try:
         user = registration.register(
             client=f"token:{request.auth.pk}",
             reader_value=body.reader_value,
-            rule=request.auth.conversion_rule,
+            chain=request.auth.rule_chain,
             username=body.username,
             password=body.password,
             code=body.code,
             actor_name=f"token:{request.auth.name}",
         )
-    except registration.Refused as e:
+    except registration.RegistrationRefused as e:
         return 403, {"detail": str(e)}
     return {"username": user.username, "slot": config.get("cards.self-registration")}
 
@@ -448,10 +474,6 @@ def print_cards(request, body: PrintIn):
 @api.get("/jobs/{job_id}/pdf", auth=READ, tags=["jobs"], response=responses(None, 404))
 def job_pdf(request, job_id: int):
     """The PDF of a finished print job (kept for a day)."""
-    from django.http import FileResponse
-
-    from cardid.cards import jobs as card_jobs
-
     job = Job.objects.filter(pk=job_id, kind="print", status=Job.Status.SUCCEEDED).first()
     path = card_jobs.print_path(job_id)
     if job is None or not path.exists():

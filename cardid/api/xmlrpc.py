@@ -11,17 +11,19 @@ from django.db import transaction
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
-from cardid.api import protection, tokens
-from cardid.audit import services as audit
+from cardid.access import guard, tokens
 from cardid.audit.actor import Actor
+from cardid.cards import lookups
 from cardid.cards import services as cards
+from cardid.cards.errors import NumberTaken
 from cardid.cards.models import Card
+from cardid.config import options
 from cardid.config import services as config
 from cardid.directory import selectors as directory
 from cardid.directory import services as directory_services
 from cardid.directory.models import Group, User
 from cardid.errors import CardidError
-from cardid.jobs import services as jobs
+from cardid.sync import services as sync
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_000_000  # bytes; card/ID calls are a few hundred
@@ -109,11 +111,11 @@ class Api:
                     directory_services.update_user(
                         user=user, actor=self.actor, enabled=enabled, **fields
                     )
+        except NumberTaken as e:
+            # The reference product's words, which scripts look for.
+            raise Fault(400, f"The card number is not unique: {e}") from None
         except CardidError as e:
-            message = str(e)
-            if "already belongs" in message:
-                message = f"The card number is not unique: {message}"
-            raise Fault(400, message) from None
+            raise Fault(400, str(e)) from None
         return True
 
     def _get(self, user: User, name: str) -> str:
@@ -189,13 +191,10 @@ class Api:
         """Either slot; "" when nobody holds the number (not a fault)."""
         self._auth(auth, "lookup")
         try:
-            user = protection.lookup(
-                client=f"token:{self.token.pk}",
-                number=str(number),
-                rule=self.token.conversion_rule,
-                chain=self.token.rule_chain,
+            user = lookups.lookup(
+                client=f"token:{self.token.pk}", number=str(number), chain=self.token.rule_chain
             )
-        except protection.TooManyMisses as e:
+        except guard.TooManyMisses as e:
             raise Fault(429, str(e)) from None
         except CardidError as e:  # the terminal's conversion rule cannot take the value
             raise Fault(400, str(e)) from None
@@ -206,13 +205,10 @@ class Api:
     # -- sync and configuration -----------------------------------------------------------
     def performUserAndGroupSync(self, auth):  # noqa: N802
         self._auth(auth, "write")
-        jobs.submit(
-            kind="sync",
-            actor=self.actor,
-            params={"actor_name": self.actor.name},
-            description="user/group sync (XML-RPC)",
-        )
-        audit.record(actor=self.actor, action="sync.requested")
+        try:
+            sync.start(actor=self.actor)
+        except CardidError as e:
+            raise Fault(400, str(e)) from None
         return True
 
     def getConfigValue(self, auth, key):  # noqa: N802
@@ -222,10 +218,8 @@ class Api:
             # Custom sync programs print the long record (with card numbers) when "Y".
             return "Y" if config.get("sync.import-card-numbers") else "N"
         try:
-            from cardid.config import options
-
             opt = options.get(key)
-        except Exception:  # noqa: BLE001 - an unknown key reads as empty, as in the reference
+        except options.OptionError:  # an unknown key reads as empty, as in the reference
             return ""
         return opt.display(config.get(key))
 

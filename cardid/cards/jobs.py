@@ -6,33 +6,39 @@ from pathlib import Path
 from django.conf import settings
 
 from cardid.audit.actor import Actor
-from cardid.cards import services
+from cardid.cards import batches, generation
+from cardid.cards.errors import GenerationRefused
 from cardid.jobs.models import Job
 
 
 def generate(job: Job, report) -> None:
+    """The generation a person planned (the job carries the figures they reviewed, when
+    there was a review: a plan that no longer has them is refused)."""
     p = job.params
-    actor = Actor(p["actor_name"], p["actor_door"])
+    plan = generation.plan(
+        selection=generation.Selection.from_params(p),
+        slot=p["slot"],
+        replace=p["replace"],
+        notify=p.get("notify"),
+    )
 
-    def progress(result: services.GenerationResult) -> None:
+    def progress(result: generation.Result) -> None:
         report(
             done=result.issued + result.skipped + result.failed,
-            total=result.total,
-            counts={"issued": result.issued, "skipped": result.skipped, "failed": result.failed},
+            total=result.users,
+            counts=result.figures(),
             messages=result.messages,
         )
 
-    services.generate(
-        selection=services.Selection(
-            usernames=p.get("usernames") or [], group=p.get("group"), all=p.get("all", False)
-        ),
-        slot=p["slot"],
-        replace=p["replace"],
-        actor=actor,
-        notify=p.get("notify"),
+    result = generation.apply(
+        plan,
+        actor=Actor(p["actor_name"], p["actor_door"]),
         progress=progress,
         label=f"job {job.pk}",
+        expect=p.get("expect"),
     )
+    if result.refused:
+        raise GenerationRefused(result.refused)
 
 
 PRINTS_KEPT = 24 * 3600  # seconds a printed PDF stays in the data directory
@@ -54,8 +60,8 @@ def print_cards(job: Job, report) -> None:
             old.unlink(missing_ok=True)
     partial = path.with_suffix(".part")
     with partial.open("wb") as out:
-        drawn, skipped = services.print_cards(
-            selection=services.Selection(usernames=p.get("usernames") or [], group=p.get("group")),
+        drawn, skipped = batches.render_cards(
+            selection=generation.Selection.from_params(p),
             slot=p["slot"],
             paper=p["paper"],
             with_qr=p.get("qr", False),

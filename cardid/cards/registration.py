@@ -5,27 +5,26 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 
-from cardid.api import protection
+from cardid.access import guard, passwords
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
-from cardid.cards import numbers, rules
-from cardid.cards import services as cards
-from cardid.cards.models import Card, RegistrationCode, RetiredNumber
+from cardid.cards import ledger, rules
+from cardid.cards.models import Card, NotifyReason, RegistrationCode
+from cardid.cards.services import change_numbers, clean
 from cardid.config import services as config
 from cardid.directory.models import User
-from cardid.errors import CardidError, Invalid, NotFound
-from cardid.notifications.models import OutboxMessage
+from cardid.directory.selectors import get_user
+from cardid.errors import CardidError, Conflict, Invalid, Refused
 
 # No 0/O, 1/I/L: codes are read off a screen and typed at a terminal.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 REFUSED = "registration refused: the credentials are wrong or this card cannot be registered"
 
 
-class Refused(CardidError):
+class RegistrationRefused(CardidError):
     """One answer for every refusal, so a terminal learns nothing about who holds a card."""
 
 
@@ -36,8 +35,6 @@ def _hash(code: str) -> str:
 @transaction.atomic
 def new_code(*, username: str, actor: Actor) -> str:
     """A fresh one-time code for the user (earlier unused codes stop working)."""
-    from cardid.directory.selectors import get_user
-
     user = get_user(username)
     minutes = config.get("cards.self-registration.code-minutes")
     RegistrationCode.objects.filter(user=user, used_at__isnull=True).delete()
@@ -64,30 +61,11 @@ def _by_code(code: str) -> User | None:
     return row.user
 
 
-def by_password(username: str, password: str) -> User | None:
-    """The user whose directory password (an LDAP bind, when the user comes from the LDAP
-    source) or local password this is; None otherwise, after the same work."""
-    from cardid.directory.selectors import get_user
-
-    try:
-        user = get_user(username or "")
-    except NotFound:
-        make_password(password or "")  # the same work as for a real user
-        return None
-    if user.source == "ldap" and config.get("sync.source") == "ldap":
-        from cardid.directory.sync import sources
-
-        return user if sources.current().authenticate(user.username, password or "") else None
-    return (
-        user if user.password_hash and check_password(password or "", user.password_hash) else None
-    )
-
-
 def register(
     *,
     client: str,
     reader_value: str,
-    rule: str = "",
+    chain: str = "",
     username: str = "",
     password: str = "",
     code: str = "",
@@ -96,35 +74,28 @@ def register(
     """Store the converted reader value in the configured slot, origin self-registered."""
     slot = config.get("cards.self-registration")
     if slot == "off":
-        raise Invalid("self-registration is switched off (cards.self-registration)")
+        raise Refused("self-registration is switched off (cards.self-registration)")
     if bool(code) == bool(username):
         raise Invalid("give either a one-time code, or a username and password")
-    protection.check_client(client)
+    guard.check_client(client)
+    number = clean(rules.convert(reader_value, chain=chain) if chain else reader_value)
     try:
-        number = numbers.clean(rules.convert(reader_value, rule=rule or None))
-    except numbers.NumberError as e:
-        raise Invalid(str(e)) from None
-    key = numbers.key(number)
-    with transaction.atomic():
-        user = _by_code(code) if code else by_password(username, password)
-        taken = Card.objects.filter(number_key=key).exclude(user=user).exists() if user else True
-        retired = RetiredNumber.objects.filter(
-            protection.quarantine_q(), number_hash=numbers.retired_hash(key)
-        ).exists()
-        if user is None or not user.enabled or taken or retired:
-            transaction.set_rollback(True)
-            user = None
-    if user is None:
-        protection.count_client_miss(client)
-        raise Refused(REFUSED)
-    actor = Actor(f"{actor_name} for {user.username}", "api")
-    with transaction.atomic():
-        cards.change_numbers(
-            user=user, changes={slot: number}, actor=actor, origin=Card.Origin.SELF_REGISTERED
-        )
-        audit.record(actor=actor, action="card.self-registered", target=user.username, detail=slot)
-        if config.get("notify.card-self-generated"):
-            cards.queue_notifications(
-                user_ids=[user.id], slot=slot, reason=OutboxMessage.Reason.SELF
+        with transaction.atomic():
+            user = _by_code(code) if code else passwords.by_password(username, password)
+            if user is None or not user.enabled:
+                raise RegistrationRefused(REFUSED)
+            # A number held by someone else, or retired and in quarantine, is refused like
+            # wrong credentials; the code stays unused (the transaction rolls back).
+            change_numbers(
+                user=user,
+                changes={slot: number},
+                actor=Actor(f"{actor_name} for {user.username}", "api"),
+                origin=Card.Origin.SELF_REGISTERED,
+                checks=ledger.Checks(quarantine=True),
+                action="card.self-registered",
+                notify=NotifyReason.SELF if config.get("notify.card-self-generated") else None,
             )
+    except (RegistrationRefused, Conflict):
+        guard.count_client_miss(client)
+        raise RegistrationRefused(REFUSED) from None
     return user

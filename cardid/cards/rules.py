@@ -3,13 +3,19 @@
 import functools
 
 from django.db import transaction
+from django.db.models import ProtectedError
 
 from cardid import db
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards import conversion
 from cardid.cards.models import ConversionRule
+from cardid.config import services as config
 from cardid.errors import Invalid, NotFound
+
+
+class RuleInUse(Invalid):
+    """A rule that a token or the sync source uses cannot be deleted."""
 
 
 def _steps(chain: str) -> list[conversion.Step]:
@@ -34,24 +40,38 @@ def set_rule(*, name: str, chain: str, actor: Actor) -> ConversionRule:
     return rule
 
 
+def _unknown(name: str) -> NotFound:
+    return NotFound(f"no rule named {name!r}; `cardid cards rules list` shows them")
+
+
+def get_rule(name: str) -> ConversionRule:
+    """The rule named `name`, or NotFound."""
+    rule = ConversionRule.objects.filter(name=name).first() if name.isprintable() else None
+    if rule is None:
+        raise _unknown(name)
+    return rule
+
+
 @transaction.atomic
 def delete_rule(*, name: str, actor: Actor) -> None:
-    from cardid.api.models import ApiToken
-
-    if not name.isprintable():
-        raise NotFound(f"no rule named {name!r}; `cardid cards rules list` shows them")
-    users = list(
-        ApiToken.objects.filter(conversion_rule=name, revoked_at__isnull=True).values_list(
-            "name", flat=True
+    """Delete a rule that nothing uses: active tokens hold it by a protected key, the sync
+    source by its option."""
+    rule = get_rule(name)
+    if config.get("sync.card-conversion") == rule.name:
+        raise RuleInUse(
+            f"rule {name!r} converts the sync source's card numbers; choose another rule "
+            "for the sync source first"
         )
-    )
-    if users:
-        raise Invalid(
+    # A revoked token no longer converts anything: it lets go of the rule.
+    rule.tokens.filter(revoked_at__isnull=False).update(conversion_rule=None)
+    try:
+        rule.delete()
+    except ProtectedError as e:
+        users = sorted(t.name for t in e.protected_objects)
+        raise RuleInUse(
             f"rule {name!r} is used by token(s) {', '.join(users)}; revoke them or "
             "give them another rule first"
-        )
-    if not ConversionRule.objects.filter(name=name).delete()[0]:
-        raise NotFound(f"no rule named {name!r}; `cardid cards rules list` shows them")
+        ) from None
     audit.record(actor=actor, action="rule.deleted", target=name)
 
 
@@ -63,7 +83,7 @@ def get_steps(name: str) -> list[conversion.Step]:
     look-up runs this, so it skips the ORM and parses each distinct chain once."""
     row = db.fetch_one(RULE_CHAIN, [name]) if name.isprintable() else None
     if row is None:
-        raise NotFound(f"no rule named {name!r}; `cardid cards rules list` shows them")
+        raise _unknown(name)
     return list(_parsed(row[0]))
 
 

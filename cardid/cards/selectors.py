@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from cardid import db
@@ -12,6 +12,8 @@ from cardid.cards.policy import Policy, PolicyError
 from cardid.config import services as config
 from cardid.directory.models import User
 from cardid.errors import Invalid
+
+CARD, RETIRED = Card._meta.db_table, RetiredNumber._meta.db_table
 
 
 def current_policy() -> Policy:
@@ -42,15 +44,21 @@ def find_owner(number: str) -> User | None:
     except numbers.NumberError:
         return None
     # Terminals call this for every swipe: one indexed join, written out.
-    users, cards = User._meta.db_table, Card._meta.db_table
+    users = User._meta.db_table
     fields = [f.attname for f in User._meta.concrete_fields]
     columns = ", ".join(f"u.{User._meta.get_field(f).column}" for f in fields)
     row = db.fetch_one(
-        f"SELECT {columns} FROM {users} u JOIN {cards} c ON c.user_id = u.id "
+        f"SELECT {columns} FROM {users} u JOIN {CARD} c ON c.user_id = u.id "
         "WHERE c.number_key = %s",
         [key],
     )
     return None if row is None else User.from_db("default", fields, row)
+
+
+def in_use(length: int) -> int:
+    """Numeric numbers of `length` digits in use (what a keypad guess of that length hits)."""
+    row = db.fetch_one(f"SELECT COUNT(*) FROM {CARD} WHERE keypad_length = %s", [length])
+    return int(row[0])
 
 
 def in_use_by_length() -> dict[int, int]:
@@ -63,18 +71,17 @@ def in_use_by_length() -> dict[int, int]:
     return dict(rows)
 
 
+def quarantine_days() -> int:
+    """Days a retired number stays in quarantine (-1: for ever, 0: not at all)."""
+    return config.get("cards.retired-quarantine-days")
+
+
 def quarantine_cutoff():
     """Numbers retired after this moment are in quarantine (None: all of them, forever)."""
-    days = config.get("cards.retired-quarantine-days")
+    days = quarantine_days()
     if days < 0:
         return None
     return timezone.now() - timedelta(days=days)
-
-
-def quarantine_filter() -> Q:
-    """Retired numbers still in quarantine."""
-    cutoff = quarantine_cutoff()
-    return Q() if cutoff is None else Q(retired_at__gt=cutoff)
 
 
 def taken_keys(keys: list[str], check_retired: bool = True) -> set[str]:
@@ -82,20 +89,26 @@ def taken_keys(keys: list[str], check_retired: bool = True) -> set[str]:
 
     `check_retired=False` skips the retired numbers, for a caller that knows there are none.
     """
-    card, retired = Card._meta.db_table, RetiredNumber._meta.db_table
     taken = {
-        k for (k,) in db.select_in(f"SELECT number_key FROM {card} WHERE number_key IN_LIST", keys)
+        k for (k,) in db.select_in(f"SELECT number_key FROM {CARD} WHERE number_key IN_LIST", keys)
     }
-    by_hash = {numbers.retired_hash(k): k for k in keys if k not in taken} if check_retired else {}
-    if by_hash:
-        sql = f"SELECT number_hash FROM {retired} WHERE number_hash IN_LIST"
-        cutoff = quarantine_cutoff()
-        after = []
-        if cutoff is not None:
-            sql += " AND retired_at > %s"
-            after = [db.adapt_datetime(cutoff)]
-        taken.update(by_hash[h] for (h,) in db.select_in(sql, list(by_hash), after=after))
+    if check_retired:
+        taken |= quarantined_keys([k for k in keys if k not in taken])
     return taken
+
+
+def quarantined_keys(keys: list[str]) -> set[str]:
+    """Those of `keys` that were retired and are still in quarantine."""
+    if not keys or quarantine_days() == 0:
+        return set()
+    by_hash = {numbers.retired_hash(k): k for k in keys}
+    sql = f"SELECT number_hash FROM {RETIRED} WHERE number_hash IN_LIST"
+    cutoff = quarantine_cutoff()
+    after = []
+    if cutoff is not None:
+        sql += " AND retired_at > %s"
+        after = [db.adapt_datetime(cutoff)]
+    return {by_hash[h] for (h,) in db.select_in(sql, list(by_hash), after=after)}
 
 
 def quarantined_count(length: int) -> int:
@@ -108,9 +121,11 @@ def any_quarantined(length: int) -> bool:
 
 
 def _quarantined(length: int):
-    if config.get("cards.retired-quarantine-days") == 0:
+    if quarantine_days() == 0:
         return RetiredNumber.objects.none()
-    return RetiredNumber.objects.filter(quarantine_filter(), keypad_length=length)
+    cutoff = quarantine_cutoff()
+    retired = RetiredNumber.objects.filter(keypad_length=length)
+    return retired if cutoff is None else retired.filter(retired_at__gt=cutoff)
 
 
 def cards_of(user: User) -> dict[str, Card]:

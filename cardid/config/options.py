@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cardid.notifications import templating
+from cardid import templating
 
 
 class OptionError(ValueError):

@@ -3,6 +3,7 @@ its field; the services decide what is allowed and store it."""
 
 from django import forms
 
+from cardid.cards.models import ConversionRule
 from cardid.config import options
 from cardid.config import services as config
 from cardid.config.services import OptionProblems
@@ -109,7 +110,12 @@ class BulkForm(forms.Form):
 
     target = forms.ChoiceField(
         label="Apply to",
-        choices=[("group", "A group"), ("users", "A list of users"), ("user", "One user")],
+        choices=[
+            ("all", "[All Users]"),
+            ("group", "A group"),
+            ("users", "A list of users"),
+            ("user", "One user"),
+        ],
         widget=forms.RadioSelect,
         initial="group",
     )
@@ -265,14 +271,16 @@ class TokenForm(Distinct):
         max_length=2000,
         help_text="IP addresses or networks, separated by spaces; blank: any address",
     )
-    conversion = forms.ChoiceField(label="Conversion rule", required=False)
+    conversion = forms.ModelChoiceField(
+        label="Conversion rule",
+        queryset=ConversionRule.objects.order_by("name"),
+        to_field_name="name",
+        required=False,
+        empty_label="none",
+    )
     expires_days = forms.IntegerField(
         label="Expires after (days)", required=False, min_value=1, max_value=36500
     )
-
-    def __init__(self, *args, rule_names=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["conversion"].choices = [("", "none")] + [(n, n) for n in rule_names]
 
 
 MAX_IMPORT_BYTES = 50 * 2**20
@@ -284,7 +292,6 @@ class ImportForm(forms.Form):
         help_text="a first line username,primary,secondary is a header; a blank field keeps "
         "that number; nothing is applied unless every line is right",
     )
-    dry_run = forms.BooleanField(label="Dry run: check only, change nothing", required=False)
 
     def clean_file(self):
         f = self.cleaned_data["file"]

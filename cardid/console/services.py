@@ -4,13 +4,19 @@ other apps; nothing here trusts the browser to say who the administrator is."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db.models import Count, Q
 
-from cardid.api import protection
+from cardid.access import guard, passwords
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards import selectors as card_selectors
@@ -18,12 +24,10 @@ from cardid.cards.models import Card
 from cardid.config import services as config
 from cardid.directory import selectors as directory
 from cardid.directory.models import Membership, SyncRun, User
-from cardid.errors import Invalid
-from cardid.jobs import services as jobs
 from cardid.jobs.models import Job
 from cardid.notifications import services as notifications
 
-THROTTLE = protection.LoginThrottle("console")
+THROTTLE = guard.LoginThrottle("console")
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ def login(*, username: str, password: str, address: str) -> Admin:
             action="console.login-failed",
             target=username[:150],
         )
-        raise protection.LoginRefused("the username or password is wrong")
+        raise guard.LoginRefused("the username or password is wrong")
     THROTTLE.succeeded(username, address)
     audit.record(actor=admin.actor, action="console.login", target=admin.name)
     return admin
@@ -75,9 +79,7 @@ def _directory(username: str, password: str) -> Admin | None:
     if not group or not username or not password:
         make_password(password or "")  # the same work whichever way a log-in fails
         return None
-    from cardid.cards.registration import by_password
-
-    user = by_password(username, password)
+    user = passwords.by_password(username, password)
     if user is None or not user.enabled or not _in_group(user, group):
         return None
     return Admin(user.username, "directory", user.pk)
@@ -152,19 +154,47 @@ def search_users(query: str):
     return directory.list_users(search=query), holder
 
 
-# -- sync as a job --------------------------------------------------------------------------
-
-
-def sync_now(*, admin: Admin, dry_run: bool = False) -> Job:
-    if config.get("sync.source") == "none":
-        raise Invalid("choose a sync source and save it before syncing")
-    return jobs.submit(
-        kind="sync",
-        actor=admin.actor,
-        params={"actor_name": admin.name, "dry_run": dry_run},
-        description="user/group sync" + (" (dry run: nothing is changed)" if dry_run else ""),
-    )
+# -- notifications -------------------------------------------------------------------------
 
 
 def retry_notifications(*, ids: list[int] | None, admin: Admin) -> int:
     return notifications.retry(ids=ids, actor=admin.actor)
+
+
+# -- uploads kept between a review and its application -------------------------------------
+
+UPLOADS_KEPT = timedelta(hours=1)
+
+
+def _uploads() -> Path:
+    folder = Path(settings.DATA_DIR) / "uploads"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def keep_upload(data: bytes) -> str:
+    """Keep an uploaded file (readable by cardid alone) until it is applied; returns its
+    token. Uploads older than an hour are removed."""
+    cutoff = time.time() - UPLOADS_KEPT.total_seconds()
+    for old in _uploads().glob("*.upload"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+    token = secrets.token_urlsafe(16)
+    path = _uploads() / f"{token}.upload"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return token
+
+
+def take_upload(token: str) -> bytes | None:
+    """The kept upload (removed as it is read), or None when it is gone."""
+    if not isinstance(token, str) or not token.replace("-", "").replace("_", "").isalnum():
+        return None
+    path = _uploads() / f"{token}.upload"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    path.unlink(missing_ok=True)
+    return data

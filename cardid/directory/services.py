@@ -4,13 +4,14 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.directory.models import Group, Membership, User, username_key
-from cardid.directory.selectors import get_group, users_by_names
+from cardid.directory.selectors import get_group, get_user, users_by_names
 from cardid.errors import Conflict, Invalid
 
 USER_FIELDS = ("full_name", "email", "department", "office")
@@ -75,10 +76,6 @@ def update_user(*, user: User, actor: Actor, enabled: bool | None = None, **deta
 @transaction.atomic
 def set_password(*, username: str, password: str, actor: Actor) -> None:
     """A local password for a card holder (portal and terminal log-ins); stored hashed."""
-    from django.contrib.auth.hashers import make_password
-
-    from cardid.directory.selectors import get_user
-
     if len(password or "") < 8:
         raise Invalid("a password has at least 8 characters")
     user = get_user(username)
@@ -107,14 +104,9 @@ def add_members(*, group: str, usernames: list[str], actor: Actor) -> int:
     have = set(Membership.objects.filter(group=g).values_list("user_id", flat=True))
     new = [Membership(group=g, user=u) for u in users if u.id not in have]
     Membership.objects.bulk_create(new)
-    now = timezone.now()
-    audit_rows = [
-        audit.event(
-            actor=actor, action="group.member-added", target=m.user.username, detail=g.name, at=now
-        )
-        for m in new
-    ]
-    audit.AuditEvent.objects.bulk_create(audit_rows)
+    audit.record_many(
+        actor=actor, events=[("group.member-added", m.user.username, g.name) for m in new]
+    )
     return len(new)
 
 
@@ -218,17 +210,13 @@ def _apply_user_import(rows: dict[str, dict], actor: Actor, result: UserImportRe
             to_create.append(
                 User(username=row["username"], username_key=key, source="import", **values)
             )
-            events.append(
-                audit.event(actor=actor, action="user.added", target=row["username"], at=now)
-            )
+            events.append(("user.added", row["username"], ""))
         elif any(getattr(user, a) != v for a, v in values.items()):
             for a, v in values.items():
                 setattr(user, a, v)
             user.updated_at = now
             to_update.append(user)
-            events.append(
-                audit.event(actor=actor, action="user.updated", target=user.username, at=now)
-            )
+            events.append(("user.updated", user.username, ""))
         else:
             result.unchanged += 1
     User.objects.bulk_create(to_create, batch_size=500)
@@ -261,4 +249,4 @@ def _apply_user_import(rows: dict[str, dict], actor: Actor, result: UserImportRe
                     have.add(pair)
                     members.append(Membership(user_id=pair[0], group_id=pair[1]))
         Membership.objects.bulk_create(members, batch_size=500)
-    audit.AuditEvent.objects.bulk_create(events, batch_size=500)
+    audit.record_many(actor=actor, events=events)

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 # calling report(done=, total=, counts=, messages=) and raises CardidError to fail in words.
 KINDS = {
     "generate": "cardid.cards.jobs.generate",
-    "sync": "cardid.directory.sync.jobs.sync",
+    "sync": "cardid.sync.jobs.sync",
     "print": "cardid.cards.jobs.print_cards",
 }
 

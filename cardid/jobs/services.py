@@ -5,6 +5,7 @@ from django.db import transaction
 
 from cardid.audit.actor import Actor
 from cardid.jobs.models import Job
+from cardid.jobs.tasks import run_job
 
 
 @transaction.atomic
@@ -16,8 +17,6 @@ def submit(
         kind=kind, params=params, created_by=str(actor), description=description[:300]
     )
     if queue:
-        from cardid.jobs.tasks import run_job
-
         if settings.TASKS["default"]["BACKEND"].startswith("django_tasks_db"):
             # The queue lives in this database: enqueueing here commits with the job row.
             run_job.enqueue(job.pk)

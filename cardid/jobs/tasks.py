@@ -2,9 +2,9 @@
 
 from django_tasks import task
 
+from cardid.jobs import runner
+
 
 @task()
 def run_job(job_id: int) -> str:
-    from cardid.jobs import runner
-
     return runner.run(job_id).status

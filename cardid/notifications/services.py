@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cardid import db
+from cardid import db, templating
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards.models import Card
@@ -24,7 +24,7 @@ from cardid.config import services as config
 from cardid.directory.models import User
 from cardid.directory.selectors import get_user
 from cardid.errors import CardidError, Invalid
-from cardid.notifications import mail, templating, transmit
+from cardid.notifications import mail, transmit
 from cardid.notifications.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,12 @@ def queue(*, user_ids: list[int], slot: str, reason: str, at=None) -> None:
         ),
         ((uid, slot, reason, Status.PENDING, 0, "", "", "", at) for uid in user_ids),
     )
+
+
+def on_numbers_issued(*, user_ids: list[int], slot: str, notify: str | None, at, **_) -> None:
+    """The card ledger gave users new numbers: queue their notifications when asked to."""
+    if notify:
+        queue(user_ids=user_ids, slot=slot, reason=notify, at=at)
 
 
 # -- rendering --------------------------------------------------------------------------------

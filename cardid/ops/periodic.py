@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 JOBS = [
     ("deliver notifications", "cardid.notifications.services.deliver_due"),
-    ("scheduled sync", "cardid.directory.sync.schedule.run_if_due"),
+    ("scheduled sync", "cardid.sync.schedule.run_if_due"),
 ]
 
 _last_problem: dict[str, str] = {}

@@ -6,28 +6,29 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from cardid.api import protection
+from cardid.access import guard, passwords
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.audit.models import AuditEvent
+from cardid.cards import generation, ledger, selectors
 from cardid.cards import services as cards
-from cardid.cards.models import Card
+from cardid.cards.errors import NumberTaken
+from cardid.cards.models import Card, NotifyReason
 from cardid.config import services as config
 from cardid.directory.models import User
-from cardid.errors import Conflict, Invalid
-from cardid.notifications.models import OutboxMessage
+from cardid.errors import Conflict, Invalid, Refused
 
-THROTTLE = protection.LoginThrottle("login")
-LoginRefused = protection.LoginRefused
+THROTTLE = guard.LoginThrottle("login")
+LoginRefused = guard.LoginRefused
+# The audit action of a number the user changed here; counted for the daily limit.
+SELF_SERVICE = "card.self-service"
 
 
 def login(*, username: str, password: str, address: str) -> User:
     """The enabled user whose directory or local password this is; LoginRefused otherwise
     (one message for every reason, after a delay that grows with the failures)."""
     THROTTLE.check(username or "", address)
-    from cardid.cards.registration import by_password
-
-    user = by_password(username, password) if username and password else None
+    user = passwords.by_password(username, password) if username and password else None
     if user is None or not user.enabled:
         THROTTLE.failed(username or "", address)
         audit.record(
@@ -57,84 +58,82 @@ def visible_number(user: User) -> tuple[str, str | None] | None:
 def changes_today(user: User) -> int:
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     return AuditEvent.objects.filter(
-        target=user.username, door="portal", action="card.self-service", at__gte=today
+        target=user.username, door="portal", action=SELF_SERVICE, at__gte=today
     ).count()
 
 
 def _may_change(user: User) -> str:
     slot = config.get("portal.change-card-number")
     if slot == "off":
-        raise Invalid("changing the Card/ID number is switched off")
+        raise Refused("changing the Card/ID number is switched off")
     limit = config.get("portal.change-card-number.max-per-day")
     if changes_today(user) >= limit:
-        raise Invalid(
+        raise Refused(
             "your number has been changed too many times today; please contact your administrator"
         )
     return slot
+
+
+def _notify() -> str | None:
+    return NotifyReason.SELF if config.get("notify.card-self-generated") else None
 
 
 @transaction.atomic
 def generate(*, user: User) -> str:
     """A fresh random number in the slot users may change; returns it."""
     slot = _may_change(user)
-    result = cards.generate(
-        selection=cards.Selection(usernames=[user.username]),
+    result = generation.generate(
+        selection=generation.Selection(usernames=(user.username,)),
         slot=slot,
         replace=True,
         actor=actor(user),
-        notify=config.get("notify.card-self-generated"),
-        reason=OutboxMessage.Reason.SELF,
+        notify=_notify() is not None,
+        reason=NotifyReason.SELF,
         origin=Card.Origin.SELF_SERVICE,
+        action=SELF_SERVICE,
     )
     if result.issued != 1:
-        raise Invalid("no number could be issued now; please try again later")
-    audit.record(
-        actor=actor(user),
-        action="card.self-service",
-        target=user.username,
-        detail=f"{slot} generated",
-    )
+        raise Refused("no number could be issued now; please try again later")
     return Card.objects.get(user=user, slot=slot).number
 
 
 @transaction.atomic
 def enter(*, user: User, number: str) -> None:
-    """The user's own number typed in (when the mode allows it)."""
+    """The user's own number typed in (when the mode allows it). It follows the generation
+    policy and the quarantine, as a generated one does (SPEC §1)."""
     slot = _may_change(user)
     if config.get("portal.change-card-number.mode") != "enter":
-        raise Invalid("numbers can only be generated here, not typed in")
+        raise Refused("numbers can only be generated here, not typed in")
     try:
-        cards.change_numbers(
-            user=user, changes={slot: number}, actor=actor(user), origin=Card.Origin.SELF_SERVICE
+        changed = cards.change_numbers(
+            user=user,
+            changes={slot: number},
+            actor=actor(user),
+            origin=Card.Origin.SELF_SERVICE,
+            checks=ledger.Checks(policy=selectors.current_policy(), quarantine=True),
+            action=SELF_SERVICE,
+            notify=_notify(),
         )
-    except Conflict:
-        # Never say whose it is.
-        raise Invalid("that number cannot be used; choose another") from None
-    audit.record(
-        actor=actor(user),
-        action="card.self-service",
-        target=user.username,
-        detail=f"{slot} entered",
-    )
-    if config.get("notify.card-self-generated"):
-        cards.queue_notifications(user_ids=[user.id], slot=slot, reason=OutboxMessage.Reason.SELF)
+    except (NumberTaken, Conflict):
+        # Never say whose it is, nor whether it was someone's before.
+        raise Invalid("that number cannot be used; choose another", field="number") from None
+    if not changed:
+        raise Invalid("that is your number already", field="number")
 
 
 @transaction.atomic
 def change_pin(*, user: User, current: str, new: str) -> None:
     """Needs the current PIN (or, when there is none yet, the password)."""
     if not config.get("portal.change-pin"):
-        raise Invalid("changing the PIN is switched off")
-    from cardid.cards.registration import by_password
-
+        raise Refused("changing the PIN is switched off")
     ok = (
         cards.verify_pin(user, current)
         if user.pin_hash
-        else by_password(user.username, current) is not None
+        else passwords.by_password(user.username, current) is not None
     )
     if not ok:
         audit.record(actor=actor(user), action="portal.pin-refused", target=user.username)
-        raise Invalid("the current PIN (or password) is wrong")
+        raise Invalid("the current PIN (or password) is wrong", field="current")
     cards.set_pin(username=user.username, pin=new, actor=actor(user))
 
 

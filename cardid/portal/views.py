@@ -6,6 +6,9 @@ from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from cardid.audit import services as audit
+from cardid.audit.actor import Actor
+from cardid.cards import registration
 from cardid.config import services as config
 from cardid.directory.models import User
 from cardid.errors import CardidError
@@ -108,8 +111,6 @@ def number(request):
 @require_http_methods(["GET", "POST"])
 def register_card(request):
     """A one-time code to type at a terminal that has just read the user's new card."""
-    from cardid.cards import registration
-
     features = _features()
     if features["register"] == "off":
         raise Http404("self-registration is switched off")
@@ -224,9 +225,6 @@ def _result(request, error: str, done: str):
 
 def csrf_failure(request, reason=""):
     """A cross-site or replayed post: refused, and recorded."""
-    from cardid.audit import services as audit
-    from cardid.audit.actor import Actor
-
     door = "console" if request.path.startswith("/admin/") else "portal"
     audit.record(
         actor=Actor(f"web:{request.META.get('REMOTE_ADDR', '')}", door),

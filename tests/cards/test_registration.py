@@ -8,7 +8,7 @@ from cardid.api import tokens
 from cardid.cards.models import Card, RegistrationCode
 from cardid.config import services as config
 from cardid.directory.models import User
-from cardid.directory.sync import engine
+from cardid.sync import engine
 from tests import ldapserver as L
 from tests.factories import ADMIN, give_number, make_user, numbers_of
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from cardid.config import services as config
 from cardid.directory.models import Group, SyncRun, User
-from cardid.directory.sync import engine, schedule
+from cardid.sync import engine, schedule
 from cardid.ops import periodic
 from tests.factories import ADMIN, numbers_of
 

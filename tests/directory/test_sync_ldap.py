@@ -10,7 +10,7 @@ from cardid.audit.models import AuditEvent
 from cardid.cards.models import Card
 from cardid.config import services as config
 from cardid.directory.models import Group, SyncRun, User
-from cardid.directory.sync import engine
+from cardid.sync import engine
 from cardid.notifications.models import OutboxMessage
 from tests import ldapserver as L
 from tests.conftest import free_port

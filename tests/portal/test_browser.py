@@ -6,7 +6,7 @@ import pytest
 from cardid.cards import services as cards
 from cardid.config import services as config
 from cardid.directory.models import User
-from cardid.directory.sync import engine
+from cardid.sync import engine
 from tests import ldapserver as L
 from tests.browser import ARTIFACTS, NEEDS_CHROMIUM, chromium_page
 from tests.factories import ADMIN, numbers_of

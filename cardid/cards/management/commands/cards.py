@@ -1,6 +1,9 @@
-"""cardid cards: conversion rules for card readers."""
+"""cardid cards: conversion rules for card readers, printable ID cards."""
 
-from cardid.cards import conversion, rules
+import os
+import tempfile
+
+from cardid.cards import batches, conversion, generation, rules
 from cardid.cards.models import ConversionRule
 from cardid.commands import CardidCommand
 from cardid.errors import CardidError, Invalid
@@ -56,12 +59,7 @@ class Command(CardidCommand):
             self._derive(opts["file"])
 
     def _print(self, users, group, all, slot, paper, qr, output, **_):
-        import os
-        import tempfile
-
-        from cardid.cards import services
-
-        selection = services.Selection(usernames=users or [], group=group, all=all)
+        selection = generation.Selection(usernames=tuple(users or ()), group=group, all=all)
         folder = os.path.dirname(os.path.abspath(output))
         # Written next to the target and renamed at the end: a failed run leaves no half PDF.
         try:
@@ -70,7 +68,7 @@ class Command(CardidCommand):
             raise CardidError(f"cannot write to {folder}: {e.strerror}") from None
         try:
             with os.fdopen(fd, "wb") as f:
-                drawn, skipped = services.print_cards(
+                drawn, skipped = batches.render_cards(
                     selection=selection, slot=slot, paper=paper, with_qr=qr, out=f
                 )
             os.replace(tmp, output)

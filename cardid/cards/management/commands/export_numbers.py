@@ -3,7 +3,7 @@
 import csv
 import sys
 
-from cardid.cards import services
+from cardid.cards import transfer
 from cardid.commands import CardidCommand
 from cardid.errors import CardidError
 
@@ -16,7 +16,7 @@ class Command(CardidCommand):
         parser.add_argument("--group")
 
     def handle(self, *args, file=None, group=None, **opts):
-        rows = services.export_rows(group=group)
+        rows = transfer.export_numbers(actor=self.actor, group=group)
         if file:
             try:
                 out = open(file, "w", encoding="utf-8", newline="")  # noqa: SIM115
@@ -26,7 +26,7 @@ class Command(CardidCommand):
             out = sys.stdout
         try:
             w = csv.writer(out, lineterminator="\n")
-            w.writerow(services.HEADER)
+            w.writerow(transfer.HEADER)
             n = 0
             for row in rows:
                 w.writerow(row)

@@ -5,18 +5,19 @@ import time
 
 from tqdm import tqdm
 
+from cardid.cards import batches, generation
 from cardid.cards.numbers import SLOTS
 from cardid.commands import CardidCommand
 from cardid.errors import CardidError
 from cardid.jobs import runner
-from cardid.jobs import services as jobs
 from cardid.jobs.models import Job
 
 
 class Command(CardidCommand):
     help = (
         "Generate random Card/ID numbers (--user U... | --group G | --all); waits for the "
-        "job and shows its progress. Exit 1 when refused or when any user failed."
+        "job and shows its progress. --dry-run says what the run would do. Exit 1 when "
+        "refused or when any user failed."
     )
 
     def add_arguments(self, parser):
@@ -35,38 +36,37 @@ class Command(CardidCommand):
         )
         parser.add_argument("--no-notify", action="store_false", dest="notify")
         parser.add_argument(
+            "--dry-run", action="store_true", help="say what would be done; change nothing"
+        )
+        parser.add_argument(
             "--queue",
             action="store_true",
             help="let a running `cardid worker` do the work; wait for it",
         )
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
-    def handle(self, *args, users, group, all, slot, replace, notify, queue, format, **opts):
-        actor = self.actor
-        who = (
-            "all users"
-            if all
-            else f"group {group}"
-            if group
-            else ", ".join(users[:5]) + (" …" if len(users) > 5 else "")
+    def handle(self, *args, users, group, all, slot, replace, notify, dry_run, queue, format, **o):
+        kind = "all" if all else "group" if group else "users"
+        target, _ = batches.resolve(kind=kind, group=group or "", usernames=" ".join(users or []))
+        plan = batches.review(target=target, slot=slot, replace=replace, notify=notify)
+        if dry_run or plan.refused:
+            self._report(plan.figures(), format, dry_run=dry_run)
+            if plan.refused:
+                raise CardidError(plan.refused)
+            return
+        job = batches.generate(
+            target=target, slot=slot, replace=replace, notify=notify, actor=self.actor, queue=queue
         )
-        job = jobs.submit(
-            kind="generate",
-            params={
-                "usernames": users or [],
-                "group": group,
-                "all": all,
-                "slot": slot,
-                "replace": replace,
-                "notify": notify,
-                "actor_name": actor.name,
-                "actor_door": actor.door,
-            },
-            actor=actor,
-            queue=queue,
-            description=f"generate {slot} numbers for {who}"
-            + (" (replace)" if replace else " (where blank)"),
-        )
+        job = self._wait(job, queue)
+        figures = {k: (job.counts or {}).get(k, 0) for k in generation.FIGURES}
+        figures["refused"] = (job.counts or {}).get("refused")
+        self._report(figures, format, messages=job.messages, job=job.pk)
+        if job.status == Job.Status.FAILED:
+            raise CardidError(job.error)
+        if figures["failed"]:
+            raise CardidError(f"{figures['failed']} user(s) got no number; see the messages above")
+
+    def _wait(self, job: Job, queue: bool) -> Job:
         bar = tqdm(total=0, unit="user", file=sys.stderr, disable=None, leave=False)
 
         def show(j: Job) -> None:
@@ -85,27 +85,24 @@ class Command(CardidCommand):
         else:
             job = runner.run(job.pk, on_progress=show)
         bar.close()
-        counts = job.counts or {}
+        return job
+
+    def _report(self, figures: dict, format: str, *, dry_run=False, messages=(), job=None):
         if format == "json":
-            self.print_json(
-                {
-                    "job": job.pk,
-                    "status": job.status,
-                    "error": job.error,
-                    **{k: counts.get(k, 0) for k in ("issued", "skipped", "failed")},
-                    "total": job.total,
-                    "messages": job.messages,
-                }
-            )
-        if job.status == Job.Status.FAILED:
-            raise CardidError(job.error)
-        for m in job.messages:
+            self.print_json(figures)
+        for m in messages:
             self.note(m)
         if format == "text":
-            self.stdout.write(
-                f"issued {counts.get('issued', 0)}, skipped "
-                f"{counts.get('skipped', 0)}, failed {counts.get('failed', 0)} "
-                f"(job {job.pk})"
+            head = "would issue" if dry_run else "issued"
+            line = (
+                f"{head} {figures['issued']}, skipped {figures['skipped']}, failed "
+                f"{figures['failed']} of {figures['users']} user(s)"
             )
-        if counts.get("failed"):
-            raise CardidError(f"{counts['failed']} user(s) got no number; see the messages above")
+            if figures["notifications"]:
+                line += (
+                    f"; {figures['notifications']} notification(s)"
+                    f" ({figures['without_email']} without an e-mail address)"
+                )
+            self.stdout.write(line + (" (dry run: nothing changed)" if dry_run else ""))
+        if job is not None:
+            self.note(f"job {job}")

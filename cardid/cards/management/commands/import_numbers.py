@@ -1,6 +1,6 @@
 """cardid import-numbers: set numbers from a file, all or nothing."""
 
-from cardid.cards import services
+from cardid.cards import transfer
 from cardid.commands import CardidCommand
 from cardid.errors import Invalid
 
@@ -15,19 +15,19 @@ class Command(CardidCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="the file, or - for standard input")
         parser.add_argument("--dry-run", action="store_true", help="check only; change nothing")
+        parser.add_argument("--format", choices=["text", "json"], default="text")
 
-    def handle(self, *args, file, dry_run, **opts):
-        result = services.import_numbers(
-            data=self.read_file(file), actor=self.actor, dry_run=dry_run
-        )
-        if result.errors:
-            for e in result.errors:
-                self.note(e)
-            raise Invalid(f"{len(result.errors)} problem(s) in {file}; nothing was imported")
-        if dry_run:
-            self.note(
-                f"{result.lines} line(s) checked: {result.changed} number(s) would change "
-                "(dry run, nothing changed)"
+    def handle(self, *args, file, dry_run, format, **opts):
+        plan = transfer.import_numbers(data=self.read_file(file), actor=self.actor, dry_run=dry_run)
+        if format == "json":
+            self.print_json(plan.figures())
+        for e in plan.errors:
+            self.note(e)
+        if plan.refused:
+            raise Invalid(f"{plan.refused} ({file})")
+        if format == "text":
+            verb = "would change" if dry_run else "changed"
+            self.stdout.write(
+                f"{plan.users} user(s) in the file: {verb} {plan.changed}, "
+                f"{plan.unchanged} already so" + (" (dry run: nothing changed)" if dry_run else "")
             )
-        else:
-            self.note(f"{result.lines} line(s) imported: {result.changed} number(s) changed")

@@ -1,6 +1,6 @@
 """cardid lookup: who holds a number."""
 
-from cardid.cards import services
+from cardid.cards import lookups, rules
 from cardid.commands import CardidCommand
 
 
@@ -13,9 +13,7 @@ class Command(CardidCommand):
         parser.add_argument("--rule", help="convert NUMBER with this conversion rule first")
 
     def handle(self, *args, number, pin=None, rule=None, **opts):
-        from cardid.cards import rules
-
-        user = services.lookup(number=rules.convert(number, rule=rule), pin=pin)
+        user = lookups.owner(number=rules.convert(number, rule=rule), pin=pin)
         if user is None:
             self.fail("no enabled user holds that number" + (" with that PIN" if pin else ""))
         self.stdout.write(user.username)

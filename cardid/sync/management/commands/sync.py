@@ -1,14 +1,17 @@
 """cardid sync: run the user/group sync now, in this process."""
 
 from cardid.commands import CardidCommand
-from cardid.directory.sync import engine
 from cardid.errors import CardidError
+from cardid.jobs import runner
+from cardid.jobs.models import Job
+from cardid.sync import engine, services
 
 
 class Command(CardidCommand):
     help = (
         "Sync users, groups and card numbers from the configured source (sync.source). "
-        "Exit 1 when the sync failed or the safety guard stopped it."
+        "Exit 1 when the sync failed, the safety guard stopped it or auto-generation was "
+        "refused (a dry run exits as the real run would)."
     )
 
     def add_arguments(self, parser):
@@ -26,38 +29,24 @@ class Command(CardidCommand):
         if test_connection:
             self.stdout.write(engine.test_connection())
             return
+        job = services.start(actor=self.actor, dry_run=dry_run, queue=False)
         self.note("reading the source …")
-        result = engine.run(actor=self.actor_sync, dry_run=dry_run)
+        job = runner.run(job.pk)
+        c = job.counts or {}
         if format == "json":
-            self.print_json(
-                {
-                    "run": result.run_id,
-                    "status": result.status,
-                    "message": result.message,
-                    "counts": result.counts,
-                    "errors": result.errors,
-                    "diff": result.diff,
-                }
-            )
+            self.print_json({k: c.get(k, None if k == "refused" else 0) for k in engine.FIGURES})
         else:
-            for line in result.diff:
+            for line in job.messages:
                 self.stdout.write(line)
-            c = result.counts
             if c:
                 self.stdout.write(
                     f"{c.get('in_source', 0)} in source: {c.get('added', 0)} added, "
                     f"{c.get('updated', 0)} updated, {c.get('disabled', 0)} disabled, "
                     f"{c.get('deleted', 0)} deleted, {c.get('numbers_imported', 0)} numbers "
-                    f"imported, {c.get('numbers_generated', 0)} generated (run {result.run_id})"
+                    f"imported, {c.get('numbers_generated', 0)} generated"
+                    + (" (dry run: nothing changed)" if dry_run else "")
                 )
-            for e in result.errors[:50]:
-                self.note(e)
-        if not result.ok:
-            raise CardidError(result.message)
-        self.note(result.message)
-
-    @property
-    def actor_sync(self):
-        from cardid.audit.actor import Actor
-
-        return Actor(f"sync ({self.actor.name})", "sync")
+        if c.get("run"):
+            self.note(f"sync run {c['run']} (job {job.pk})")
+        if job.status == Job.Status.FAILED:
+            raise CardidError(job.error)

@@ -6,13 +6,15 @@ from django.utils import timezone
 
 from cardid.audit.actor import Actor
 from cardid.config import services as config
-from cardid.directory.models import SyncRun
+from cardid.jobs import runner
+from cardid.jobs.models import Job
+from cardid.sync import services
 
 SCHEDULER = Actor("scheduled sync", "sync")
 
 
 def due(now: datetime | None = None) -> bool:
-    """Whether today's scheduled sync time has passed without a scheduled run since."""
+    """Whether today's scheduled sync time has passed without a scheduled sync since."""
     if config.get("sync.source") == "none":
         return False
     when = config.get("sync.schedule")
@@ -23,11 +25,13 @@ def due(now: datetime | None = None) -> bool:
     slot = timezone.make_aware(datetime.combine(now.date(), time(hh, mm)), now.tzinfo)
     if now < slot:
         return False
-    return not SyncRun.objects.filter(trigger="schedule", started_at__gte=slot).exists()
+    return not Job.objects.filter(
+        kind="sync", params__trigger="schedule", created_at__gte=slot
+    ).exists()
 
 
 def run_if_due() -> None:
+    """Start the day's sync through the one sync service, and run it here (the worker)."""
     if due():
-        from cardid.directory.sync import engine
-
-        engine.run(actor=SCHEDULER, trigger="schedule")
+        job = services.start(actor=SCHEDULER, trigger="schedule", queue=False)
+        runner.run(job.pk)

@@ -1,4 +1,7 @@
-"""API tokens (stored hashed) and the counters that protect look-ups."""
+"""API tokens (stored hashed) and the counters of failed credential checks.
+
+The tables were created by the `api` app and keep their names (`db_table`): moving the
+models into the core renamed nothing on disk."""
 
 from django.db import models
 
@@ -14,12 +17,22 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=12)
     scope = models.CharField(max_length=10, choices=Scope.choices)
     allowed_addresses = models.JSONField(default=list)  # IPs or CIDR ranges; empty: any
-    conversion_rule = models.CharField(max_length=100, blank=True)
+    # The terminal's conversion rule. Protected: a rule in use by a token cannot be deleted
+    # (a revoked token lets go of its rule when the rule is deleted).
+    conversion_rule = models.ForeignKey(
+        "cards.ConversionRule",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tokens",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200)
     revoked_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "api_apitoken"
 
     def __str__(self) -> str:
         return self.name
@@ -33,6 +46,7 @@ class LookupCounter(models.Model):
     misses = models.PositiveIntegerField(default=0)
 
     class Meta:
+        db_table = "api_lookupcounter"
         constraints = [
             models.UniqueConstraint(fields=["key", "window_start"], name="lookup_counter_once"),
         ]

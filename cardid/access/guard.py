@@ -1,5 +1,6 @@
-"""Look-up protection: failed look-ups are counted per client and per number in the
-database, so the limits hold across every server process."""
+"""The guard: failed credential checks (look-ups, log-ins, registrations) counted per client
+and per number or account in the database, so the limits hold across every server process.
+Every door asks it; none owns it."""
 
 import hashlib
 import time
@@ -10,15 +11,12 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from cardid import db
-from cardid.api.models import LookupCounter
-from cardid.cards import services as cards
+from cardid.access.models import LookupCounter
 from cardid.config import services as config
-from cardid.directory.models import User, username_key
 from cardid.errors import CardidError
 
 # Wrong PINs for one number before that number is refused for the rest of the window.
 NUMBER_MAX_MISSES = 10
-MAX_DELAY = 1.0  # seconds: the slow-down after repeated misses grows to this
 
 
 class TooManyMisses(CardidError):
@@ -76,36 +74,27 @@ def count_miss(key: str, window_start: datetime | None = None) -> int:
     return misses(key, window_start)
 
 
-def lookup(
-    *, client: str, number: str, pin: str | None = None, rule: str = "", chain: str = ""
-) -> User | None:
-    """The owner of `number` (and PIN), counting a miss against the client and the number.
-
-    `rule` (the terminal's conversion rule, or its steps in `chain`) turns what the reader
-    sent into the number first. No such number and a wrong PIN give the same answer (None)."""
-    from cardid.cards import rules
-
-    # The token brings its rule's steps along (`chain`); a name alone is looked up.
-    number = rules.convert(number, chain=chain) if chain else rules.convert(number, rule=rule)
+def check_lookup(*, client: str, number: str, with_pin: bool) -> None:
+    """Refuse a look-up from a client past its misses, or of a number past its wrong PINs."""
     start, max_misses, minutes = _window()
-    ckey, nkey = f"client:{client}"[:100], _number_key(number)
-    if misses(ckey, start) >= max_misses:
+    if misses(f"client:{client}"[:100], start) >= max_misses:
         raise TooManyMisses(
             f"too many failed look-ups from this client; try again after {minutes} minutes"
         )
-    if pin is not None and misses(nkey, start) >= NUMBER_MAX_MISSES:
+    if with_pin and misses(_number_key(number), start) >= NUMBER_MAX_MISSES:
         raise TooManyMisses(
             f"too many failed look-ups of this number; try again after {minutes} minutes"
         )
-    user = cards.lookup(number=number, pin=pin)
-    if user is None:
-        n = count_miss(ckey, start)
-        if pin is not None:
-            count_miss(nkey, start)
-        # Slow down a client that keeps missing: a terminal mistypes now and then, a walk
-        # through the number space misses all the time.
-        time.sleep(min(MAX_DELAY, 0.01 * max(0, n - 10)))
-    return user
+
+
+def lookup_missed(*, client: str, number: str, with_pin: bool) -> int:
+    """Count a failed look-up against the client (and the number, for a wrong PIN); returns
+    the client's misses in the window."""
+    start, _, _ = _window()
+    n = count_miss(f"client:{client}"[:100], start)
+    if with_pin:
+        count_miss(_number_key(number), start)
+    return n
 
 
 def failed_lookups() -> list[tuple[str, int]]:
@@ -133,12 +122,6 @@ def count_client_miss(client: str) -> None:
     count_miss(f"client:{client}"[:100])
 
 
-def quarantine_q():
-    from cardid.cards.selectors import quarantine_filter
-
-    return quarantine_filter()
-
-
 class LoginRefused(CardidError):
     """A log-in refused: wrong credentials, or too many failures lately."""
 
@@ -154,7 +137,7 @@ class LoginThrottle:
 
     def _keys(self, username: str, address: str) -> tuple[str, str]:
         return (
-            f"{self.prefix}:user:{username_key(username)}"[:100],
+            f"{self.prefix}:user:{username.strip().lower()}"[:100],
             f"{self.prefix}:addr:{address}"[:100],
         )
 

@@ -10,10 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from cardid import db
-from cardid.api.models import ApiToken
+from cardid.access import guard
+from cardid.access.models import ApiToken
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
-from cardid.cards.models import ConversionRule
 from cardid.errors import Conflict, Invalid, NotFound
 
 PREFIX = "cid_"
@@ -31,31 +31,32 @@ def create(
     scope: str,
     actor: Actor,
     allow: list[str] | None = None,
-    conversion: str = "",
+    rule=None,
     expires_days: int | None = None,
 ) -> tuple[ApiToken, str]:
-    """A new token; returns the row and the secret, which is not stored and not shown again."""
+    """A new token; returns the row and the secret, which is not stored and not shown again.
+
+    `rule` is the terminal's conversion rule (a ConversionRule the caller found by name)."""
     name = (name or "").strip()
     if not name or len(name) > 100 or not name.isprintable():
-        raise Invalid("a token name has 1 to 100 printable characters")
+        raise Invalid("a token name has 1 to 100 printable characters", field="name")
     if scope not in ApiToken.Scope.values:
-        raise Invalid(f"unknown scope {scope!r}; use read, lookup or write")
+        raise Invalid(f"unknown scope {scope!r}; use read, lookup or write", field="scope")
     networks = []
     for a in allow or []:
         try:
             networks.append(str(ipaddress.ip_network(a.strip(), strict=False)))
         except ValueError:
             raise Invalid(
-                f"{a!r} is not an IP address or network (e.g. 10.1.2.3 or 10.1.0.0/16)"
+                f"{a!r} is not an IP address or network (e.g. 10.1.2.3 or 10.1.0.0/16)",
+                field="allow",
             ) from None
     if expires_days is not None and expires_days < 1:
-        raise Invalid("a token expires after 1 day or more")
-    if conversion:
-        from cardid.cards.rules import get_steps
-
-        get_steps(conversion)  # NotFound when there is no such rule
+        raise Invalid("a token expires after 1 day or more", field="expires_days")
     if ApiToken.objects.filter(name=name).exists():
-        raise Conflict(f"a token named {name!r} exists; revoke it or choose another name")
+        raise Conflict(
+            f"a token named {name!r} exists; revoke it or choose another name", field="name"
+        )
     key = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         name=name,
@@ -63,7 +64,7 @@ def create(
         prefix=key[:10],
         scope=scope,
         allowed_addresses=networks,
-        conversion_rule=conversion,
+        conversion_rule=rule,
         created_by=str(actor),
         expires_at=timezone.now() + timedelta(days=expires_days) if expires_days else None,
     )
@@ -84,9 +85,7 @@ def revoke(*, name: str, actor: Actor) -> None:
 def listing(misses: list[tuple[str, int]] | None = None) -> list[tuple[ApiToken, int]]:
     """Every token by name, with its failed look-ups in the current window (`misses`: the
     counts of protection.failed_lookups() when the caller has them already)."""
-    from cardid.api import protection
-
-    by_client = dict(protection.failed_lookups() if misses is None else misses)
+    by_client = dict(guard.failed_lookups() if misses is None else misses)
     return [(t, by_client.get(f"token:{t.pk}", 0)) for t in ApiToken.objects.order_by("name")]
 
 
@@ -105,10 +104,13 @@ WRITE_SCOPES = {"read": ("read", "write"), "lookup": ("lookup", "write"), "write
 # Every API request authenticates: one hand-written query, no ORM query building; the
 # terminal's conversion rule comes with it, so a rule costs a look-up no extra query.
 TOKEN_ROW = (
-    "SELECT t.id, t.name, t.scope, t.allowed_addresses, t.conversion_rule, r.chain, "
+    "SELECT t.id, t.name, t.scope, t.allowed_addresses, r.name, r.chain, "
     "t.revoked_at IS NOT NULL, (t.expires_at IS NOT NULL AND t.expires_at <= %s) "
     f"FROM {ApiToken._meta.db_table} t "
-    f"LEFT JOIN {ConversionRule._meta.db_table} r ON r.name = t.conversion_rule "
+    # The rule's table through the token's own relation: the core below cards names no
+    # cards module.
+    f"LEFT JOIN {ApiToken.conversion_rule.field.related_model._meta.db_table} r "
+    "ON r.id = t.conversion_rule_id "
     "WHERE t.key_hash = %s"
 )
 
@@ -131,9 +133,8 @@ def authenticate(key: str, *, address: str, need: str) -> ApiToken:
         name=name,
         scope=scope,
         allowed_addresses=json.loads(allowed) if isinstance(allowed, str) else allowed,
-        conversion_rule=rule,
     )
-    token.rule_chain = chain or ""  # the steps of its rule as they are now
+    token.rule_name, token.rule_chain = rule or "", chain or ""  # its rule as it is now
     if token.allowed_addresses:
         try:
             ip = ipaddress.ip_address(address)

@@ -2,8 +2,9 @@
 
 import sys
 
-from cardid.api import tokens
-from cardid.api.models import ApiToken
+from cardid.access import tokens
+from cardid.access.models import ApiToken
+from cardid.cards import rules
 from cardid.commands import CardidCommand
 
 
@@ -42,7 +43,7 @@ class Command(CardidCommand):
                 name=opts["name"],
                 scope=opts["scope"],
                 allow=opts["allow"],
-                conversion=opts["conversion"],
+                rule=rules.get_rule(opts["conversion"]) if opts["conversion"] else None,
                 expires_days=opts["expires_in_days"],
                 actor=self.actor,
             )

@@ -1,5 +1,7 @@
-"""The sync engine: read the whole source, diff it against the database in sets, guard, then
-apply in one transaction and auto-generate blank primary numbers."""
+"""The sync engine: read the whole source, plan the change against the database in sets —
+users, groups, imported numbers, and the numbers auto-generation will issue — guard, then
+apply exactly that plan: the directory in one transaction, numbers through the card ledger.
+A dry run is the plan without its application, so it says what the real run does."""
 
 from __future__ import annotations
 
@@ -14,22 +16,32 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cardid import db
+from cardid.audit import services as audit
 from cardid.audit.actor import Actor, mask
-from cardid.audit.models import AuditEvent
-from cardid.cards import numbers
-from cardid.cards import services as cards
-from cardid.cards.models import CARD_ROW, Card, RetiredNumber
+from cardid.cards import generation, ledger, numbers, rules, selectors
+from cardid.cards.models import Card, NotifyReason
 from cardid.config import services as config
 from cardid.directory.models import USER_ROW, Group, Membership, SyncLock, SyncRun, User
 from cardid.directory.sync import sources
 from cardid.directory.sync.base import SourceUser, check_unique
 from cardid.errors import CardidError
-from cardid.notifications.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 DETAIL_FIELDS = ("full_name", "email", "department", "office")
 STALE_LOCK = timedelta(hours=6)
 SAMPLE = 10  # lines of each kind a dry run shows
+# What `cardid sync --format json` prints, dry run or not (SPEC §8).
+FIGURES = (
+    "added",
+    "updated",
+    "disabled",
+    "deleted",
+    "numbers_imported",
+    "numbers_generated",
+    "notifications",
+    "without_email",
+    "refused",
+)
 
 
 @dataclass
@@ -40,17 +52,24 @@ class Plan:
     missing: list[tuple[int, str]] = field(default_factory=list)  # (id, username)
     missing_action: str = "keep"
     base: int = 0  # users of this source before the sync
+    in_source: int = 0
     groups_create: list[str] = field(default_factory=list)
     groups_delete: list[int] = field(default_factory=list)
     members_add: set[tuple[str, str]] = field(default_factory=set)  # (group key, user key)
     members_remove: set[tuple[int, int]] = field(default_factory=set)  # (group id, user id)
     card_changes: list[tuple[str, str, str]] = field(default_factory=list)  # (ukey, slot, no.)
+    # Auto-generation: the primary numbers the sync will issue once the directory is applied.
+    generation: generation.Plan | None = None
     errors: list[str] = field(default_factory=list)
+    refused: str | None = None  # the guard's stop
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict:
+        """What the run records (SyncRun.counts): the SPEC's figures and the rest."""
         removed = len(self.missing) if self.missing_action != "keep" else 0
+        gen = self.generation.figures() if self.generation else {}
+        stopped = self.refused is not None
         return {
-            "in_source": 0,
+            "in_source": self.in_source,
             "added": len(self.create),
             "updated": len(self.update),
             "disabled": removed if self.missing_action == "disable" else 0,
@@ -61,7 +80,10 @@ class Plan:
             "memberships_added": len(self.members_add),
             "memberships_removed": len(self.members_remove),
             "numbers_imported": len(self.card_changes),
-            "numbers_generated": 0,
+            "numbers_generated": 0 if stopped else gen.get("issued", 0),
+            "notifications": 0 if stopped else gen.get("notifications", 0),
+            "without_email": 0 if stopped else gen.get("without_email", 0),
+            "refused": self.refused or gen.get("refused"),
         }
 
 
@@ -78,15 +100,30 @@ class SyncResult:
     def ok(self) -> bool:
         return self.status == SyncRun.Status.SUCCEEDED
 
+    def figures(self) -> dict:
+        """The SPEC's figures, the same for a dry run and the real run on the same data."""
+        return {k: self.counts.get(k, None if k == "refused" else 0) for k in FIGURES}
+
 
 def test_connection() -> str:
     """Connect to the configured source and say what was found (no change is made)."""
     return sources.current().test()
 
 
-def run(*, actor: Actor, dry_run: bool = False, trigger: str = "manual") -> SyncResult:
+def lock_holder() -> str:
+    """Who holds the sync lock of the configured source ("" when free or stale)."""
+    row = SyncLock.objects.filter(name=config.get("sync.source")).first()
+    if row is None or not row.holder or row.taken_at < timezone.now() - STALE_LOCK:
+        return ""
+    return row.holder
+
+
+def run(
+    *, actor: Actor, dry_run: bool = False, trigger: str = "manual", expect: dict | None = None
+) -> SyncResult:
     """One sync of the configured source. Everything is read before anything is written; a
-    source that answers badly, or a guard that trips, changes nothing."""
+    source that answers badly, or a guard that trips, changes nothing. With `expect` (the
+    figures of a dry run someone reviewed), a plan with other figures changes nothing."""
     kind = config.get("sync.source")
     source = sources.current()
     opts = config.get_many(
@@ -114,46 +151,46 @@ def run(*, actor: Actor, dry_run: bool = False, trigger: str = "manual") -> Sync
         for group, members in sources.additional_groups().items():
             snapshot.groups.setdefault(group, []).extend(members)
         plan = _plan(snapshot, kind, opts)
-        counts = plan.counts()
-        counts["in_source"] = len(snapshot.users)
         errors = [*snapshot.warnings, *plan.errors]
-        stop = _guard(plan, len(snapshot.users), opts["sync.guard.max-removal-percent"])
-        if stop:
+        if plan.refused:
             return _end(
-                sync_run, SyncRun.Status.GUARD_STOPPED, counts, errors, stop, diff=_diff(plan)
+                sync_run,
+                SyncRun.Status.GUARD_STOPPED,
+                plan.counts(),
+                errors,
+                plan.refused,
+                diff=_diff(plan),
             )
+        outdated = _outdated(plan, expect)
+        if outdated:
+            return _end(sync_run, SyncRun.Status.FAILED, plan.counts(), errors, outdated)
+        status, message = _outcome(plan)
         if dry_run:
             return _end(
                 sync_run,
-                SyncRun.Status.SUCCEEDED,
-                counts,
+                status,
+                plan.counts(),
                 errors,
-                "dry run: nothing was changed",
+                f"dry run, nothing was changed; the sync would end: {message}",
                 diff=_diff(plan),
             )
         _apply(plan, actor)
-        message = "sync finished"
-        status = SyncRun.Status.SUCCEEDED
-        if opts["sync.auto-generate-primary-when-blank"]:
-            try:
-                generated = cards.generate(
-                    selection=cards.Selection(source=kind),
-                    slot="primary",
-                    replace=False,
-                    actor=actor,
-                    notify=opts["notify.card-auto-generated"],
-                    reason=OutboxMessage.Reason.AUTO,
-                    label=f"sync {sync_run.pk}",
-                )
-                counts["numbers_generated"] = generated.issued
-                errors += [m for m in generated.messages if "skipped" not in m]
-                if generated.failed:
-                    status = SyncRun.Status.FAILED
-                    message = f"{generated.failed} user(s) got no number"
-            except CardidError as e:
+        counts = plan.counts()
+        if plan.generation is not None and not plan.generation.refused:
+            generated = generation.apply(plan.generation, actor=actor, label=f"sync {sync_run.pk}")
+            counts.update(
+                numbers_generated=generated.issued,
+                notifications=generated.notifications,
+                without_email=generated.without_email,
+                refused=generated.refused,
+            )
+            errors += [m for m in generated.messages if "skipped" not in m]
+            if generated.failed or generated.refused:
                 status = SyncRun.Status.FAILED
-                message = f"users synced, but auto-generation was refused: {e}"
-        return _end(sync_run, status, counts, errors, message)
+                message = f"users synced, but {generated.failed} user(s) got no number" + (
+                    f": {generated.refused}" if generated.refused else ""
+                )
+        return _end(sync_run, status, counts, errors, message, diff=_diff(plan))
     except CardidError as e:
         return _end(sync_run, SyncRun.Status.FAILED, {}, [], str(e))
     except Exception as e:
@@ -164,6 +201,31 @@ def run(*, actor: Actor, dry_run: bool = False, trigger: str = "manual") -> Sync
         SyncLock.objects.filter(name=kind, holder=_holder(sync_run)).update(
             holder="", taken_at=None
         )
+
+
+def _outdated(plan: Plan, expect: dict | None) -> str:
+    if not expect:
+        return ""
+    now = plan.counts()
+    moved = [k for k in FIGURES if k != "refused" and k in expect and expect[k] != now[k]]
+    if not moved:
+        return ""
+    was = ", ".join(f"{k.replace('_', ' ')} {expect[k]:,}" for k in moved)
+    is_now = ", ".join(f"{now[k]:,}" for k in moved)
+    return (
+        f"sync stopped: the directory changed since the dry run you reviewed ({was}; now "
+        f"{is_now}); run the dry run again (nothing was changed)"
+    )
+
+
+def _outcome(plan: Plan) -> tuple[str, str]:
+    """The status and message the run ends with, as the plan foresees them."""
+    if plan.generation is not None and plan.generation.refused:
+        return (
+            SyncRun.Status.FAILED,
+            f"users synced, but auto-generation was refused: {plan.generation.refused}",
+        )
+    return SyncRun.Status.SUCCEEDED, "sync finished"
 
 
 def _holder(sync_run: SyncRun) -> str:
@@ -196,14 +258,14 @@ def _end(
     return SyncResult(sync_run.pk, status, counts, errors, message, diff or [])
 
 
-def _guard(plan: Plan, found: int, max_percent: int) -> str:
+def _guard(plan: Plan, found: int, max_percent: int) -> str | None:
     if found == 0:
         return (
             "sync stopped: the source returned no users; check the source and its "
             "filter (nothing was changed)"
         )
     if plan.missing_action == "keep" or not plan.missing:
-        return ""
+        return None
     share = 100 * len(plan.missing) / max(plan.base, 1)
     if share > max_percent:
         verb = "disabled" if plan.missing_action == "disable" else "deleted"
@@ -212,47 +274,70 @@ def _guard(plan: Plan, found: int, max_percent: int) -> str:
             f"{plan.base}; guard is {max_percent}%); run with --dry-run to see them, or "
             "raise sync.guard.max-removal-percent (nothing was changed)"
         )
-    return ""
+    return None
 
 
 # -- planning ---------------------------------------------------------------------------------
 
 
+@dataclass
+class Existing:
+    """A user as the database holds it before the sync."""
+
+    id: int
+    username: str
+    details: tuple[str, str, str, str]
+    enabled: bool
+    source: str
+
+
 def _plan(snapshot, kind: str, opts: dict) -> Plan:
     plan = Plan(kind=kind, missing_action=opts["sync.missing-users"])
+    plan.in_source = len(snapshot.users)
     incoming = {u.username.strip().lower(): u for u in snapshot.users}
-    existing = {}
-    for row in User.objects.values_list(
+    existing: dict[str, Existing] = {}
+    for uid, key, username, *details, enabled, source in User.objects.values_list(
         "id", "username_key", "username", *DETAIL_FIELDS, "enabled", "source"
     ).iterator(chunk_size=5000):
-        existing[row[1]] = row
-    plan.base = sum(1 for r in existing.values() if r[-1] == kind and r[-2])
+        existing[key] = Existing(uid, username, tuple(details), enabled, source)
+    plan.base = sum(1 for e in existing.values() if e.source == kind and e.enabled)
     for key, u in incoming.items():
-        row = existing.get(key)
-        if row is None:
+        e = existing.get(key)
+        if e is None:
             plan.create.append(u)
             continue
-        uid, _, username, *details, enabled, source = row
-        new = [u.full_name, u.email, u.department, u.office]
-        changed = [f for f, old, val in zip(DETAIL_FIELDS, details, new, strict=True) if old != val]
-        if username != u.username:
+        new = (u.full_name, u.email, u.department, u.office)
+        changed = [
+            f for f, old, val in zip(DETAIL_FIELDS, e.details, new, strict=True) if old != val
+        ]
+        if e.username != u.username:
             changed.append("username")
-        if not enabled:
+        if not e.enabled:
             changed.append("enabled")
-        if source != kind:
+        if e.source != kind:
             changed.append("source")
         if changed:
-            plan.update.append((uid, u, changed))
-    for key, row in existing.items():
-        if row[-1] == kind and key not in incoming and (row[-2] or plan.missing_action == "delete"):
-            plan.missing.append((row[0], row[2]))
+            plan.update.append((e.id, u, changed))
+    for key, e in existing.items():
+        if (
+            e.source == kind
+            and key not in incoming
+            and (e.enabled or plan.missing_action == "delete")
+        ):
+            plan.missing.append((e.id, e.username))
     _plan_groups(plan, snapshot, incoming, existing)
+    cards = _cards()
     if opts["sync.import-card-numbers"]:
-        _plan_cards(plan, incoming, existing)
+        _plan_cards(plan, incoming, existing, cards)
+    plan.refused = _guard(plan, len(snapshot.users), opts["sync.guard.max-removal-percent"])
+    if opts["sync.auto-generate-primary-when-blank"] and not plan.refused:
+        plan.generation = _plan_generation(
+            plan, incoming, existing, cards, notify=opts["notify.card-auto-generated"]
+        )
     return plan
 
 
-def _plan_groups(plan: Plan, snapshot, incoming, existing) -> None:
+def _plan_groups(plan: Plan, snapshot, incoming, existing: dict[str, Existing]) -> None:
     groups = {g.name_key: g for g in Group.objects.all()}
     wanted = {name.strip().lower(): name.strip() for name in snapshot.groups if name.strip()}
     plan.groups_create = [name for key, name in wanted.items() if key not in groups]
@@ -273,7 +358,7 @@ def _plan_groups(plan: Plan, snapshot, incoming, existing) -> None:
         plan.errors.append(f"{unknown} group member name(s) are not users; they were ignored")
     managed = {g.id: key for key, g in groups.items() if g.source == plan.kind or key in wanted}
     current = set()
-    ids = {row[0]: key for key, row in existing.items()}
+    ids = {e.id: key for key, e in existing.items()}
     for gid, uid in (
         Membership.objects.filter(group_id__in=list(managed))
         .values_list("group_id", "user_id")
@@ -282,43 +367,49 @@ def _plan_groups(plan: Plan, snapshot, incoming, existing) -> None:
         current.add((managed[gid], ids[uid]))
     plan.members_add = desired - current
     key_to_gid = {key: g.id for key, g in groups.items()}
-    key_to_uid = {key: row[0] for key, row in existing.items()}
     plan.members_remove = {
-        (key_to_gid[g], key_to_uid[u])
+        (key_to_gid[g], existing[u].id)
         for g, u in current - desired
         if g in wanted or groups[g].source == plan.kind
     }
 
 
-def _plan_cards(plan: Plan, incoming: dict[str, SourceUser], existing) -> None:
-    from cardid.cards import rules
+@dataclass(frozen=True)
+class HeldCard:
+    key: str
+    keypad_length: int | None
+    origin: str
 
+
+def _cards() -> dict[tuple[int, str], HeldCard]:
+    """Every card, by (user id, slot)."""
+    return {
+        (uid, slot): HeldCard(nkey, kl, origin)
+        for uid, slot, nkey, kl, origin in Card.objects.values_list(
+            "user_id", "slot", "number_key", "keypad_length", "origin"
+        ).iterator(chunk_size=5000)
+    }
+
+
+def _plan_cards(plan: Plan, incoming: dict[str, SourceUser], existing, cards) -> None:
     rule = config.get("sync.card-conversion")
-    if rule:
-        rules.get_steps(rule)  # a rule that does not exist stops the sync before it writes
-    key_to_uid = {key: row[0] for key, row in existing.items()}
-    uid_to_key = {v: k for k, v in key_to_uid.items()}
-    current: dict[tuple[str, str], tuple[str, str]] = {}  # (ukey, slot) -> (number key, origin)
-    holders: dict[str, tuple[str, str]] = {}  # number key -> (ukey, slot)
-    for uid, slot, nkey, origin in Card.objects.values_list(
-        "user_id", "slot", "number_key", "origin"
-    ).iterator(chunk_size=5000):
-        ukey = uid_to_key[uid]
-        current[(ukey, slot)] = (nkey, origin)
-        holders[nkey] = (ukey, slot)
+    chain = rules.get_rule(rule).chain if rule else ""  # a missing rule stops the sync
+    id_to_key = {e.id: k for k, e in existing.items()}
+    current = {(id_to_key[uid], s): c for (uid, s), c in cards.items()}
+    holders = {c.key: k for k, c in current.items()}  # number key -> (ukey, slot)
     wanted: dict[str, tuple[str, str, str]] = {}  # number key -> (ukey, slot, number)
     for ukey, u in incoming.items():
         for slot, raw in (("primary", u.primary), ("secondary", u.secondary)):
             if not raw:
                 continue  # a blank source value never clears a number
             try:
-                number = numbers.clean(rules.convert(raw, rule=rule or None))
+                number = numbers.clean(rules.convert(raw, chain=chain or None))
             except (numbers.NumberError, CardidError) as e:
                 plan.errors.append(f"{u.username}: {slot} card number from the source: {e}")
                 continue
             nkey = numbers.key(number)
             have = current.get((ukey, slot))
-            if have and have[1] == Card.Origin.SELF_REGISTERED:
+            if have and have.origin == Card.Origin.SELF_REGISTERED:
                 continue  # registered at a terminal by the user: the source never overrides
             if nkey in wanted:
                 other = wanted[nkey]
@@ -333,7 +424,7 @@ def _plan_cards(plan: Plan, incoming: dict[str, SourceUser], existing) -> None:
     changes = {
         (uk, s): (nk, n)
         for nk, (uk, s, n) in wanted.items()
-        if uk and current.get((uk, s), ("",))[0] != nk
+        if uk and (current[(uk, s)].key if (uk, s) in current else "") != nk
     }
     for (ukey, slot), (nkey, number) in changes.items():
         holder = holders.get(nkey)
@@ -356,6 +447,74 @@ def _plan_cards(plan: Plan, incoming: dict[str, SourceUser], existing) -> None:
         plan.card_changes.append((ukey, slot, number))
 
 
+def _plan_generation(
+    plan: Plan, incoming: dict[str, SourceUser], existing, cards, *, notify: bool
+) -> generation.Plan:
+    """The primary numbers auto-generation will issue after this sync: every enabled user
+    of the source whose primary slot is still blank once the imported numbers are in,
+    judged against the guess bound as the numbers in use will stand then."""
+    gone = {uid for uid, _ in plan.missing} if plan.missing_action != "keep" else set()
+    emails = {key: u.email for key, u in incoming.items()}
+    for key, e in existing.items():
+        if key not in incoming and e.source == plan.kind and e.enabled and e.id not in gone:
+            emails[key] = e.details[1]  # kept although gone from the source
+    key_to_id = {key: e.id for key, e in existing.items()}
+    imported = {(uk, s): n for uk, s, n in plan.card_changes}
+    targets = sorted(
+        key
+        for key in emails
+        if (key, "primary") not in imported
+        and (key not in key_to_id or (key_to_id[key], "primary") not in cards)
+    )
+    p = generation.Plan(
+        selection=generation.Selection(user_keys=tuple(targets)),
+        slot="primary",
+        replace=False,
+        notify=notify,
+        reason=NotifyReason.AUTO,
+        users=len(targets),
+        to_issue=len(targets),
+        without_email=sum(1 for k in targets if not emails[k]) if notify else 0,
+    )
+    if not targets:
+        return p
+    try:
+        policy = selectors.current_policy()
+        p.refused = _room_after(plan, policy, cards, key_to_id, gone, len(targets))
+    except CardidError as e:
+        p.refused = str(e)
+    return p
+
+
+def _room_after(plan: Plan, policy, cards, key_to_id, gone: set[int], to_issue: int):
+    """The guess-bound check for `to_issue` numbers once the sync's own changes are in:
+    imported numbers replace what their slots held, deleted users' numbers are retired."""
+    length = policy.length
+    quarantine = selectors.quarantine_days() != 0
+    in_use, retired = 0, 0
+    for uk, s, n in plan.card_changes:
+        in_use += numbers.keypad_length(n) == length
+        old = cards.get((key_to_id.get(uk), s))
+        if old is not None and old.keypad_length == length:
+            in_use -= 1
+            retired += 1
+    if plan.missing_action == "delete":
+        for (uid, _), c in cards.items():
+            if uid in gone and c.keypad_length == length:
+                in_use -= 1
+                retired += 1
+    try:
+        ledger.check_room(
+            policy,
+            to_issue,
+            in_use_delta=in_use,
+            unavailable_delta=retired if quarantine else 0,
+        )
+    except CardidError as e:
+        return str(e)
+    return None
+
+
 # -- applying ---------------------------------------------------------------------------------
 
 
@@ -363,11 +522,7 @@ def _plan_cards(plan: Plan, incoming: dict[str, SourceUser], existing) -> None:
 def _apply(plan: Plan, actor: Actor) -> None:
     now = timezone.now()
     at = db.adapt_datetime(now)
-    events = []
-
-    def event(action: str, target: str, detail: str = "") -> None:
-        events.append((at, actor.name[:200], actor.door, action, target[:200], detail[:500]))
-
+    events: list[tuple[str, str, str]] = []
     db.insert_rows(
         User,
         USER_ROW,
@@ -389,8 +544,7 @@ def _apply(plan: Plan, actor: Actor) -> None:
             for u in plan.create
         ],
     )
-    for u in plan.create:
-        event("user.added", u.username)
+    events += [("user.added", u.username, "") for u in plan.create]
     if plan.update:
         objs = []
         for uid, u, changed in plan.update:
@@ -408,7 +562,7 @@ def _apply(plan: Plan, actor: Actor) -> None:
                     updated_at=now,
                 )
             )
-            event("user.updated", u.username, ", ".join(changed))
+            events.append(("user.updated", u.username, ", ".join(changed)))
         User.objects.bulk_update(
             objs, ["username", *DETAIL_FIELDS, "enabled", "source", "updated_at"], batch_size=500
         )
@@ -416,24 +570,19 @@ def _apply(plan: Plan, actor: Actor) -> None:
     if plan.missing_action == "disable" and missing_ids:
         for part in db.chunked(missing_ids, 5000):
             User.objects.filter(id__in=part).update(enabled=False, updated_at=now)
-        for _, name in plan.missing:
-            event("user.disabled", name, "gone from the source")
+        events += [("user.disabled", name, "gone from the source") for _, name in plan.missing]
     elif plan.missing_action == "delete" and missing_ids:
+        # Their numbers are retired first, so a lost card cannot open another account.
+        held = ledger.held(missing_ids)
+        ledger.commit(
+            [ledger.Change(uid, s, None) for uid, s in held],
+            actor=actor,
+            origin=Card.Origin.SYNCED,
+            action="card.synced",
+        )
         for part in db.chunked(missing_ids, 5000):
-            # Their numbers are retired first, so a lost card cannot open another account.
-            db.insert_rows(
-                RetiredNumber,
-                ("number_hash", "keypad_length", "user", "slot", "retired_at"),
-                [
-                    (numbers.retired_hash(k), kl, None, s, at)
-                    for k, kl, s in Card.objects.filter(user_id__in=part).values_list(
-                        "number_key", "keypad_length", "slot"
-                    )
-                ],
-            )
             User.objects.filter(id__in=part).delete()
-        for _, name in plan.missing:
-            event("user.deleted", name, "gone from the source")
+        events += [("user.deleted", name, "gone from the source") for _, name in plan.missing]
     # Groups and membership.
     Group.objects.bulk_create(
         [Group(name=n, name_key=n.lower(), source=plan.kind) for n in plan.groups_create],
@@ -445,62 +594,27 @@ def _apply(plan: Plan, actor: Actor) -> None:
         Membership.objects.filter(group_id=gid, user_id=uid).delete()
     if plan.members_add:
         gids = dict(Group.objects.values_list("name_key", "id"))
-        uids = {}
-        wanted_users = list({u for _, u in plan.members_add})
-        for part in db.chunked(wanted_users, 5000):
-            uids.update(
-                User.objects.filter(username_key__in=part).values_list("username_key", "id")
-            )
+        uids = _ids({u for _, u in plan.members_add})
         db.insert_rows(
             Membership, ("user", "group"), [(uids[u], gids[g]) for g, u in plan.members_add]
         )
-    # Card numbers from the source.
+    audit.record_many(actor=actor, events=events, at=at)
+    # Card numbers from the source, through the ledger (it judges them once more).
     if plan.card_changes:
-        _apply_cards(plan, actor, at, event)
-    db.insert_rows(AuditEvent, ("at", "actor", "door", "action", "target", "detail"), events)
+        uids = _ids({uk for uk, _, _ in plan.card_changes})
+        ledger.commit(
+            [ledger.Change(uids[uk], s, n) for uk, s, n in plan.card_changes],
+            actor=actor,
+            origin=Card.Origin.SYNCED,
+            action="card.synced",
+        )
 
 
-def _apply_cards(plan: Plan, actor: Actor, at, event) -> None:
-    ukeys = list({uk for uk, _, _ in plan.card_changes})
-    uids = {}
-    for part in db.chunked(ukeys, 5000):
-        uids.update(User.objects.filter(username_key__in=part).values_list("username_key", "id"))
-    changing = {(uids[uk], s) for uk, s, _ in plan.card_changes}
-    new_keys = {numbers.key(n) for _, _, n in plan.card_changes}
-    old = []
-    for part in db.chunked(list({uid for uid, _ in changing}), 2000):
-        old += [c for c in Card.objects.filter(user_id__in=part) if (c.user_id, c.slot) in changing]
-    # Clear before set: numbers may move between users and slots within one sync.
-    Card.objects.filter(id__in=[c.id for c in old]).delete()
-    db.insert_rows(
-        RetiredNumber,
-        ("number_hash", "keypad_length", "user", "slot", "retired_at"),
-        [
-            (numbers.retired_hash(c.number_key), c.keypad_length, c.user_id, c.slot, at)
-            for c in old
-            if c.number_key not in new_keys
-        ],
-    )
-    db.insert_rows(
-        Card,
-        CARD_ROW,
-        [
-            (
-                uids[uk],
-                s,
-                n,
-                numbers.key(n),
-                numbers.keypad_length(n),
-                Card.Origin.SYNCED,
-                at,
-                actor.name[:200],
-            )
-            for uk, s, n in plan.card_changes
-        ],
-    )
-    names = {uid: uk for uk, uid in uids.items()}
-    for uk, s, n in plan.card_changes:
-        event("card.synced", names[uids[uk]], f"{s} {mask(n)}")
+def _ids(user_keys: set[str]) -> dict[str, int]:
+    out = {}
+    for part in db.chunked(list(user_keys), 5000):
+        out.update(User.objects.filter(username_key__in=part).values_list("username_key", "id"))
+    return out
 
 
 def _diff(plan: Plan) -> list[str]:
@@ -521,5 +635,7 @@ def _diff(plan: Plan) -> list[str]:
     some(verb, [name for _, name in plan.missing])
     some("groups to add", plan.groups_create)
     some("card numbers to import", [f"{uk} {s} {mask(n)}" for uk, s, n in plan.card_changes])
+    if plan.generation is not None:
+        some("primary numbers to generate", list(plan.generation.selection.user_keys))
     some("problems", plan.errors)
     return lines

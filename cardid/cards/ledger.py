@@ -1,0 +1,430 @@
+"""The card ledger: the one place where Card/ID numbers are written.
+
+Every change of a number passes through here, from every door: set, clear and swap, an
+import, the sync (imported numbers, deleted users), self-registration, the portal and bulk
+generation. A caller says *what* should change — `commit` for numbers it names, `issue` for
+numbers drawn here — and the ledger decides whether it may (uniqueness, the policy for
+numbers people choose, quarantine, the guess bound) and writes, set-based and in the
+caller's transaction: the cards (cleared before set, so a swap never passes through a
+state that holds one number twice), the retired numbers, the audit rows and the
+announcement that queues notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from cardid import db
+from cardid.audit import services as audit
+from cardid.audit.actor import Actor, mask
+from cardid.cards import generator, numbers, selectors, signals
+from cardid.cards.errors import (
+    GenerationRefused,
+    NumberNotAllowed,
+    NumberRetired,
+    NumberTaken,
+    SameNumberTwice,
+)
+from cardid.cards.models import CARD_ROW, Card, RetiredNumber
+from cardid.cards.policy import Policy, PolicyError
+from cardid.directory.models import User
+from cardid.errors import CardidError
+
+CARD = Card._meta.db_table
+USER = User._meta.db_table
+RETIRED_ROW = ("number_hash", "keypad_length", "user", "slot", "retired_at")
+# One advisory lock for the number space: generation counts the numbers in use and inserts
+# under it, so generations running at once can never together pass the guess bound.
+SPACE_LOCK = 0x0CA2D1D
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a slot should hold after the change: a cleaned number, or None (cleared)."""
+
+    user_id: int
+    slot: str
+    number: str | None
+
+
+@dataclass(frozen=True)
+class Held:
+    """A card as it is now."""
+
+    number: str
+    key: str
+    keypad_length: int | None
+    origin: str
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The extra rules for numbers people choose for themselves (SPEC §1): the generation
+    policy, and no number that was retired from someone and is still in quarantine."""
+
+    policy: Policy | None = None
+    quarantine: bool = False
+
+
+PLAIN = Checks()  # numbers set by administrators, imports and syncs: characters, uniqueness
+
+
+Slots = dict[tuple[int, str], Held]
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def held(user_ids: Iterable[int], slot: str | None = None) -> Slots:
+    """The cards of these users, by (user id, slot); one query per 5,000 users."""
+    out: Slots = {}
+    ids = list(dict.fromkeys(user_ids))
+    where = "slot = %s AND " if slot else ""
+    for part in db.chunked(ids, 5000):
+        for uid, s, n, k, kl, origin in db.select_in(
+            f"SELECT user_id, slot, number, number_key, keypad_length, origin FROM {CARD} "
+            f"WHERE {where}user_id IN_LIST",
+            part,
+            before=[slot] if slot else [],
+        ):
+            out[(uid, s)] = Held(n, k, kl, origin)
+    return out
+
+
+def holders(keys: Iterable[str]) -> dict[str, tuple[int, str, str]]:
+    """Who holds these number keys: {key: (user id, slot, username)}."""
+    out = {}
+    for part in db.chunked(list(dict.fromkeys(keys)), 5000):
+        for k, uid, s, name in db.select_in(
+            f"SELECT c.number_key, c.user_id, c.slot, u.username FROM {CARD} c "
+            f"JOIN {USER} u ON u.id = c.user_id WHERE c.number_key IN_LIST",
+            part,
+        ):
+            out[k] = (uid, s, name)
+    return out
+
+
+# -- checking ---------------------------------------------------------------------------------
+
+
+def problems(
+    changes: list[Change], *, checks: Checks = PLAIN, current: Slots | None = None
+) -> list[tuple[Change, CardidError]]:
+    """Every change that may not be made, with the refusal, judged on the result of all of
+    them together (numbers may move between slots and users within one change)."""
+    if current is None:
+        current = held(c.user_id for c in changes)
+    wanted = {(c.user_id, c.slot): c for c in changes}
+    final = {k: h.key for k, h in current.items()}
+    for k, c in wanted.items():
+        if c.number is None:
+            final.pop(k, None)
+        else:
+            final[k] = numbers.key(c.number)
+    found: list[tuple[Change, CardidError]] = []
+    claimed: dict[str, tuple[int, str]] = {}
+    for k, c in wanted.items():
+        if c.number is None or (k in current and current[k].number == c.number):
+            continue
+        key = final[k]
+        other = (c.user_id, "secondary" if c.slot == "primary" else "primary")
+        if final.get(other) == key:
+            found.append(
+                (
+                    c,
+                    SameNumberTwice(
+                        "the primary and secondary number would be the same; give two numbers",
+                        field=c.slot,
+                    ),
+                )
+            )
+            continue
+        if key in claimed and claimed[key] != k:
+            found.append((c, NumberTaken(f"number {c.number} is given twice", field=c.slot)))
+            continue
+        claimed[key] = k
+    # Numbers held outside what changes, or in a slot that keeps its number.
+    new_keys = {final[k]: k for k, c in wanted.items() if c.number is not None}
+    for key, (uid, s, name) in holders(new_keys).items():
+        k = new_keys[key]
+        if (uid, s) == k or final.get((uid, s)) != key or uid == k[0]:
+            continue  # its own, freed by this change, or caught above
+        c = wanted[k]
+        found.append(
+            (
+                c,
+                NumberTaken(
+                    f"number {c.number} already belongs to another user",
+                    field=c.slot,
+                    holder=name,
+                    holder_slot=s,
+                ),
+            )
+        )
+    if checks.policy is not None or checks.quarantine:
+        found += _chosen_number_problems(wanted, current, checks)
+    return found
+
+
+def _chosen_number_problems(wanted, current: Slots, checks: Checks):
+    found = []
+    own = {(uid, h.key) for (uid, _), h in current.items()}
+    fresh = [
+        c
+        for k, c in wanted.items()
+        if c.number is not None
+        and (c.user_id, numbers.key(c.number)) not in own
+        and not (k in current and current[k].number == c.number)
+    ]
+    if checks.policy is not None:
+        for c in fresh:
+            if not checks.policy.accepts(c.number):
+                found.append((c, NumberNotAllowed(_policy_words(checks.policy), field=c.slot)))
+    if checks.quarantine:
+        retired = selectors.quarantined_keys([numbers.key(c.number) for c in fresh])
+        found += [
+            (
+                c,
+                NumberRetired(
+                    "that number was in use before and cannot be given out again yet; "
+                    "choose another",
+                    field=c.slot,
+                ),
+            )
+            for c in fresh
+            if numbers.key(c.number) in retired
+        ]
+    return found
+
+
+def _policy_words(policy: Policy) -> str:
+    parts = [f"{policy.length} digits"]
+    if policy.no_leading_zero:
+        parts.append("not starting with 0")
+    if policy.check_digit != "none":
+        parts.append(f"ending in a valid {policy.check_digit.title()} check digit")
+    weak = " and no easy pattern (one digit repeated, or a run like 123456)"
+    return "choose a number of " + ", ".join(parts) + (weak if policy.reject_weak_patterns else "")
+
+
+# -- committing named numbers -----------------------------------------------------------------
+
+
+def commit(
+    changes: list[Change],
+    *,
+    actor: Actor,
+    origin: str,
+    action: str,
+    checks: Checks = PLAIN,
+    notify: str | None = None,
+    label: str = "",
+) -> list[Change]:
+    """Make the changes as one, or raise the first refusal (nothing changed). Returns the
+    changes that changed something. `action` names the audit event of a new number;
+    `notify` (a reason) queues a notification for each user given a new number."""
+    if not changes:
+        return []
+    with transaction.atomic():
+        _lock_users(sorted({c.user_id for c in changes}))
+        current = held(c.user_id for c in changes)
+        found = problems(changes, checks=checks, current=current)
+        if found:
+            raise found[0][1]
+        final = {(c.user_id, c.slot): c.number for c in changes}
+        try:
+            with transaction.atomic():
+                return _write(
+                    final,
+                    current,
+                    actor=actor,
+                    origin=origin,
+                    action=action,
+                    notify=notify,
+                    label=label,
+                )
+        except IntegrityError:
+            # A concurrent writer took one of the numbers after the check.
+            raise NumberTaken("that number already belongs to another user") from None
+
+
+def _lock_users(user_ids: list[int]) -> None:
+    # Two changes to one user's numbers queue up. SQLite's write transaction (IMMEDIATE)
+    # already serialises every writer.
+    if connection.vendor == "postgresql":
+        for part in db.chunked(user_ids, 5000):
+            db.select_in(f"SELECT id FROM {USER} WHERE id IN_LIST ORDER BY id FOR UPDATE", part)
+
+
+# -- issuing random numbers -------------------------------------------------------------------
+
+
+def issue(
+    users: list[tuple[int, str]],
+    *,
+    slot: str,
+    replace: bool,
+    policy: Policy,
+    actor: Actor,
+    origin: str,
+    action: str = "card.generated",
+    notify: str | None = None,
+    label: str = "",
+) -> tuple[list[int], int]:
+    """Random numbers for these users in `slot` (only where blank, or replacing), in the
+    caller's transaction; returns (ids of the users given one, how many were skipped).
+    The guess bound is checked under the number-space lock together with the insert:
+    GenerationRefused when it would not hold."""
+    _lock_space()
+    current = held((uid for uid, _ in users), slot)
+    skipped = 0
+    if not replace:
+        skipped = sum(1 for uid, _ in users if (uid, slot) in current)
+        users = [(uid, name) for uid, name in users if (uid, slot) not in current]
+    if not users:
+        return [], skipped
+    leaving = sum(
+        1
+        for uid, _ in users
+        if (uid, slot) in current and current[(uid, slot)].keypad_length == policy.length
+    )
+    check_room(policy, len(users), **replaced(policy, leaving))
+    # Hashing every candidate to check it against retired numbers is skipped when no number
+    # of this length is in quarantine.
+    check_retired = selectors.any_quarantined(policy.length)
+    # Sorted, so that concurrent writers insert into the unique index in one order and
+    # rarely deadlock; which user gets which random number stays random.
+    drawn = sorted(
+        generator.draw_exactly(
+            policy, len(users), lambda keys: selectors.taken_keys(keys, check_retired)
+        )
+    )
+    final = {(uid, slot): n for (uid, _), n in zip(users, drawn, strict=True)}
+    _write(
+        final,
+        current,
+        actor=actor,
+        origin=origin,
+        action=action,
+        notify=notify,
+        label=label,
+        names=dict(users),
+    )
+    return [uid for uid, _ in users], skipped
+
+
+def _lock_space() -> None:
+    if connection.vendor == "postgresql":
+        db.fetch_one("SELECT pg_advisory_xact_lock(%s)", [SPACE_LOCK])
+
+
+def check_room(
+    policy: Policy, to_issue: int, *, in_use_delta: int = 0, unavailable_delta: int = 0
+) -> None:
+    """Refuse (GenerationRefused, naming the length to choose) when `to_issue` more numbers
+    of the policy's length would not fit. The deltas adjust the numbers of that length in
+    use and in quarantine for changes made before the numbers are issued (numbers being
+    replaced, a sync's imports and deletions)."""
+    if to_issue <= 0:
+        return
+    used = selectors.in_use(policy.length) + in_use_delta
+    unavailable = selectors.quarantined_count(policy.length) + unavailable_delta
+    try:
+        policy.check_room(in_use={policy.length: used}, to_issue=to_issue, unavailable=unavailable)
+        return
+    except PolicyError:
+        pass
+    # Refused: count every length, so that the message names the length that fits.
+    in_use = selectors.in_use_by_length()
+    in_use[policy.length] = used
+    try:
+        policy.check_room(in_use=in_use, to_issue=to_issue, unavailable=unavailable)
+    except PolicyError as e:
+        raise GenerationRefused(str(e), field="slot") from None
+
+
+def replaced(policy: Policy, leaving: int) -> dict[str, int]:
+    """The check_room deltas for `leaving` numbers of the policy's length being replaced:
+    out of use, and into quarantine unless there is none."""
+    into_quarantine = leaving if selectors.quarantine_days() != 0 else 0
+    return {"in_use_delta": -leaving, "unavailable_delta": into_quarantine}
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def _write(
+    final: dict[tuple[int, str], str | None],
+    current: Slots,
+    *,
+    actor: Actor,
+    origin: str,
+    action: str,
+    notify: str | None,
+    label: str,
+    names: dict[int, str] | None = None,
+) -> list[Change]:
+    changed = [
+        (k, n) for k, n in final.items() if (current[k].number if k in current else None) != n
+    ]
+    if not changed:
+        return []
+    now = timezone.now()
+    at = db.adapt_datetime(now)
+    if names is None:
+        names = _usernames({uid for (uid, _), _ in changed})
+    # Numbers that stay with somebody after the change are moved, not retired.
+    staying = {numbers.key(n) for n in final.values() if n} | {
+        h.key for k, h in current.items() if k not in final
+    }
+    own = {(uid, h.key): h for (uid, _), h in current.items()}
+    for s in numbers.SLOTS:
+        gone = [uid for (uid, slot), _ in changed if slot == s and (uid, slot) in current]
+        for part in db.chunked(gone, 5000):
+            db.select_in(
+                f"DELETE FROM {CARD} WHERE slot = %s AND user_id IN_LIST",
+                part,
+                before=[s],
+                fetch=False,
+            )
+    db.insert_rows(
+        RetiredNumber,
+        RETIRED_ROW,
+        (
+            (numbers.retired_hash(h.key), h.keypad_length, uid, s, at)
+            for (uid, s), _ in changed
+            if (h := current.get((uid, s))) is not None and h.key not in staying
+        ),
+    )
+    cards, events, announced = [], [], {}
+    suffix = f" ({label})" if label else ""
+    who = actor.name[:200]
+    for (uid, s), n in changed:
+        name = names.get(uid, "")
+        if n is None:
+            events.append(("card.cleared", name, s))
+            continue
+        key = numbers.key(n)
+        moved = own.get((uid, key))
+        cards.append(
+            (uid, s, n, key, numbers.keypad_length(n), moved.origin if moved else origin, at, who)
+        )
+        events.append(("card.moved" if moved else action, name, f"{s} {mask(n)}{suffix}"))
+        if not moved:
+            announced.setdefault(s, []).append(uid)
+    db.insert_rows(Card, CARD_ROW, cards)
+    audit.record_many(actor=actor, events=events, at=at)
+    for s, uids in announced.items():
+        signals.numbers_issued.send(sender=Change, user_ids=uids, slot=s, notify=notify, at=at)
+    return [Change(uid, s, n) for (uid, s), n in changed]
+
+
+def _usernames(user_ids: set[int]) -> dict[int, str]:
+    out = {}
+    for part in db.chunked(list(user_ids), 5000):
+        out.update(db.select_in(f"SELECT id, username FROM {USER} WHERE id IN_LIST", part))
+    return out

@@ -1,0 +1,60 @@
+"""What every console page shares: the administrator check, page rendering, CSV downloads."""
+
+import csv
+from functools import wraps
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from cardid.console import services
+
+SESSION_KEY = "console_admin"
+SEARCH_KEY = "console_user_search"
+
+
+def admin_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        admin = services.from_session(request.session.get(SESSION_KEY))
+        if admin is None:
+            request.session.pop(SESSION_KEY, None)
+            return redirect(f"{reverse('console:login')}?next={request.path}")
+        request.admin = admin
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def posted(request):
+    """The data to bind a form to: the POST even when it is empty (an empty post is checked
+    and refused, not shown as a fresh form)."""
+    return request.POST if request.method == "POST" else None
+
+
+def render_page(request, template, status=200, **context):
+    context.setdefault("admin", getattr(request, "admin", None))
+    return render(request, f"console/{template}", context, status=status)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def csv_download(filename: str, header: list[str], rows) -> StreamingHttpResponse:
+    """A CSV file streamed row by row: large exports never sit in memory."""
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def ids_of(raw: list[str]) -> list[int]:
+    return [int(x) for x in raw if x.isdigit() and len(x) <= 18]  # a database id fits

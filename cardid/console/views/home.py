@@ -1,0 +1,51 @@
+"""Log-in, log-out and the dashboard."""
+
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from cardid.access import guard
+from cardid.console import forms, services
+from cardid.console.views.base import (
+    SESSION_KEY,
+    admin_required,
+    posted,
+    render_page,
+)
+
+# -- log-in ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def login(request):
+    form = forms.LoginForm(posted(request))
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            admin = services.login(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+                address=request.META.get("REMOTE_ADDR", ""),
+            )
+        except guard.LoginRefused as e:
+            error = str(e)
+        else:
+            request.session.cycle_key()  # a new session id at log-in: no fixation
+            request.session[SESSION_KEY] = admin.as_session()
+            target = request.GET.get("next", "")
+            if not target.startswith("/admin/") or target.startswith("//"):
+                target = reverse("console:dashboard")
+            return redirect(target)
+    status = 400 if request.method == "POST" else 200
+    return render_page(request, "login.html", status=status, form=form, error=error)
+
+
+@require_POST
+def logout(request):
+    request.session.flush()
+    return redirect("console:login")
+
+
+@admin_required
+def dashboard(request):
+    return render_page(request, "dashboard.html", d=services.dashboard())

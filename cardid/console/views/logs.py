@@ -1,0 +1,168 @@
+"""Jobs, sync history, the notification log and the audit log."""
+
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from cardid.audit import selectors as audit_selectors
+from cardid.audit.models import AuditEvent
+from cardid.cards import jobs as card_jobs
+from cardid.console import forms, services
+from cardid.console.tables import table
+from cardid.console.views.base import (
+    admin_required,
+    csv_download,
+    ids_of,
+    render_page,
+)
+from cardid.directory.models import SyncRun
+from cardid.jobs.models import Job
+from cardid.notifications import services as notifications
+from cardid.notifications.models import OutboxMessage
+from cardid.sync import services as sync
+
+# -- jobs, sync history, notification log, audit log ------------------------------------------
+
+JOB_COLUMNS = {
+    "id": ("Job", "id"),
+    "kind": ("Kind", "kind"),
+    "status": ("Status", "status"),
+    "created": ("Started", "created_at"),
+}
+
+
+@admin_required
+def jobs(request):
+    return render_page(
+        request, "jobs.html", table=table(request, Job.objects.all(), JOB_COLUMNS, "-id")
+    )
+
+
+@admin_required
+def job_detail(request, pk):
+    job = get_object_or_404(Job, pk=pk)
+    template = "partials/progress.html" if request.htmx else "job.html"
+    return render_page(
+        request,
+        template,
+        job=job,
+        download=_download_ready(job),
+        sync_review=sync.reviewed(job) is not None,
+    )
+
+
+def _download_ready(job) -> bool:
+    return (
+        job.kind == "print" and job.status == "succeeded" and card_jobs.print_path(job.pk).exists()
+    )
+
+
+@admin_required
+def job_download(request, pk):
+    job = get_object_or_404(Job, pk=pk)
+    if not _download_ready(job):
+        raise Http404("this job has no PDF (not a print job, not finished, or removed after a day)")
+    return FileResponse(
+        card_jobs.print_path(job.pk).open("rb"),
+        as_attachment=True,
+        filename=f"cardid-cards-{job.pk}.pdf",
+        content_type="application/pdf",
+    )
+
+
+SYNC_COLUMNS = {
+    "id": ("Run", "id"),
+    "started": ("Started", "started_at"),
+    "status": ("Status", "status"),
+    "source": ("Source", "source"),
+}
+
+
+@admin_required
+def sync_history(request):
+    t = table(request, SyncRun.objects.all(), SYNC_COLUMNS, "-id")
+    return render_page(request, "sync_history.html", table=t)
+
+
+@admin_required
+def sync_run(request, pk):
+    return render_page(request, "sync_run.html", run=get_object_or_404(SyncRun, pk=pk))
+
+
+NOTE_COLUMNS = {
+    "id": ("Message", "id"),
+    "created": ("Queued", "created_at"),
+    "status": ("Status", "status"),
+    "user": ("User", "user__username_key"),
+    "attempts": ("Attempts", "attempts"),
+}
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def notification_log(request):
+    if request.method == "POST":
+        ids = None if request.POST.get("all") == "1" else ids_of(request.POST.getlist("id"))
+        n = services.retry_notifications(ids=ids, admin=request.admin)
+        messages.success(request, f"{n} message(s) queued again; the worker sends them now.")
+        return redirect(f"{reverse('console:notifications')}?{request.GET.urlencode()}")
+    status = request.GET.get("status", "")
+    qs = OutboxMessage.objects.select_related("user")
+    if status in OutboxMessage.Status.values:
+        qs = qs.filter(status=status)
+    t = table(request, qs, NOTE_COLUMNS, "-id")
+    counts = notifications.counts()
+    return render_page(
+        request,
+        "notifications.html",
+        table=t,
+        current=status,
+        statuses=[(s, counts.get(s, 0)) for s in OutboxMessage.Status.values],
+        query=f"status={status}" if status else "",
+    )
+
+
+def _audit_events(form):
+    if not form.is_valid():
+        return AuditEvent.objects.none()
+    return audit_selectors.events(**form.cleaned_data)
+
+
+AUDIT_COLUMNS = {
+    "at": ("When", "id"),
+    "actor": ("Who", "actor"),
+    "door": ("Door", "door"),
+    "action": ("Action", "action"),
+    "target": ("Subject", "target"),
+}
+
+
+@admin_required
+def audit_log(request):
+    form = forms.AuditFilterForm(request.GET)  # no filter: every event
+    t = table(request, _audit_events(form), AUDIT_COLUMNS, "-at")
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render_page(
+        request,
+        "audit.html",
+        status=200 if form.is_valid() else 400,
+        form=form,
+        table=t,
+        query=query.urlencode(),
+    )
+
+
+@admin_required
+def audit_csv(request):
+    events = _audit_events(forms.AuditFilterForm(request.GET))
+    return csv_download(
+        "cardid-audit.csv",
+        ["at", "actor", "door", "action", "target", "detail"],
+        (
+            [e.at.isoformat(), e.actor, e.door, e.action, e.target, e.detail]
+            for e in events.order_by("id").iterator(chunk_size=2000)
+        ),
+    )
