@@ -92,7 +92,7 @@ def phase(name: str, users: int) -> dict:
 
     from cardid import db
     from cardid.audit.actor import Actor
-    from cardid.cards import services
+    from cardid.cards import generation
     from cardid.cards.models import Card
     from cardid.config import services as config
     from cardid.directory.models import User
@@ -152,8 +152,8 @@ def phase(name: str, users: int) -> dict:
         return {"seconds": elapsed, "with_audit": with_audit}
     if name == "generate":
         t0 = time.perf_counter()
-        result = services.generate(
-            selection=services.Selection(all=True),
+        result = generation.generate(
+            selection=generation.Selection(all=True),
             slot="primary",
             replace=False,
             actor=Actor("bench", "cli"),

@@ -48,7 +48,7 @@ def setup(users: int) -> dict:
     from django.utils import timezone
 
     from cardid import db
-    from cardid.api import tokens
+    from cardid.access import tokens
     from cardid.audit.actor import Actor
     from cardid.cards.models import CARD_ROW, Card
     from cardid.directory.models import User

@@ -37,7 +37,7 @@ def phase(cards: int, out: str) -> dict:
     from django.utils import timezone
 
     from cardid import db
-    from cardid.cards import services
+    from cardid.cards import batches, generation
     from cardid.cards.models import CARD_ROW, Card
     from cardid.directory.models import User
 
@@ -55,8 +55,12 @@ def phase(cards: int, out: str) -> dict:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     with open(out, "wb") as f:
-        drawn, _ = services.print_cards(
-            selection=services.Selection(all=True), slot="primary", paper="a4", with_qr=True, out=f
+        drawn, _ = batches.render_cards(
+            selection=generation.Selection(all=True),
+            slot="primary",
+            paper="a4",
+            with_qr=True,
+            out=f,
         )
     return {
         "cards": drawn,

@@ -32,13 +32,15 @@ def setup(users: int) -> dict:
     import lookup
 
     data = lookup.setup(users)
-    from cardid.api import tokens
+    from cardid.access import tokens
     from cardid.audit.actor import Actor
     from cardid.cards import conversion, rules
 
     who = Actor("bench", "cli")
     rules.set_rule(name="reader", chain=CHAIN, actor=who)
-    key = tokens.create(name="bench-rule", scope="lookup", actor=who, conversion="reader")[1]
+    key = tokens.create(
+        name="bench-rule", scope="lookup", actor=who, rule=rules.get_rule("reader")
+    )[1]
     steps = conversion.parse(CHAIN)
     readers = []
     for number in data["sample"]:

@@ -347,7 +347,7 @@ class RegistrationOut(Schema):
 
 @api.post(
     "/self-registration",
-    response=responses(RegistrationOut, 400, 429),
+    response=responses(RegistrationOut, 400, 409, 429),
     auth=LOOKUP,
     tags=["lookup"],
 )

@@ -51,7 +51,7 @@ def resolve(*, kind: str, group: str = "", usernames: str = "", user: str = "") 
         try:
             g = directory.get_group(group.strip())
         except (NotFound, Invalid) as e:
-            raise Invalid(str(e), field="group") from None
+            raise type(e)(str(e), field="group") from None
         n = Membership.objects.filter(group=g).count()
         if n == 0:
             raise Invalid(f"group {g.name} has no members: nothing to do", field="group")
@@ -66,7 +66,7 @@ def resolve(*, kind: str, group: str = "", usernames: str = "", user: str = "") 
         try:
             found = directory.users_by_names(names)
         except (NotFound, Invalid) as e:
-            raise Invalid(str(e), field=field) from None
+            raise type(e)(str(e), field=field) from None
         return Target(kind, usernames=tuple(u.username for u in found)), len(found)
     raise Invalid("choose all users, a group, a list of users or one user", field="target")
 

@@ -39,7 +39,7 @@ class Selection:
     group: str | None = None
     all: bool = False
     source: str | None = None
-    user_keys: tuple[str, ...] = ()
+    user_keys: tuple[str, ...] | None = None
 
     def queryset(self) -> QuerySet[User]:
         chosen = sum(
@@ -48,7 +48,7 @@ class Selection:
                 self.group is not None,
                 self.all,
                 self.source is not None,
-                bool(self.user_keys),
+                self.user_keys is not None,
             ]
         )
         if chosen != 1:
@@ -59,7 +59,7 @@ class Selection:
             return User.objects.filter(source=self.source, enabled=True)
         if self.group is not None:
             return User.objects.filter(membership__group=get_group(self.group))
-        if self.user_keys:
+        if self.user_keys is not None:
             raise Invalid("users planned by a sync are read in chunks, not as one query")
         return User.objects.filter(id__in=[u.id for u in users_by_names(list(self.usernames))])
 
@@ -70,7 +70,7 @@ class Selection:
             "group": self.group,
             "all": self.all,
             "source": self.source,
-            "user_keys": list(self.user_keys),
+            "user_keys": None if self.user_keys is None else list(self.user_keys),
         }
 
     @classmethod
@@ -80,7 +80,7 @@ class Selection:
             group=p.get("group"),
             all=bool(p.get("all")),
             source=p.get("source"),
-            user_keys=tuple(p.get("user_keys") or ()),
+            user_keys=None if p.get("user_keys") is None else tuple(p["user_keys"]),
         )
 
 
@@ -219,7 +219,7 @@ def generate(*, selection: Selection, slot: str, replace: bool, actor: Actor, **
 
 def _chunks(selection: Selection):
     """The selected users as lists of (id, username, e-mail), CHUNK at a time."""
-    if selection.user_keys:
+    if selection.user_keys is not None:
         for part in db.chunked(sorted(selection.user_keys), CHUNK):
             yield list(
                 User.objects.filter(username_key__in=part)

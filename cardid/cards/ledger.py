@@ -119,12 +119,11 @@ def problems(
     if current is None:
         current = held(c.user_id for c in changes)
     wanted = {(c.user_id, c.slot): c for c in changes}
-    final = {k: h.key for k, h in current.items()}
+    # Every slot of the users involved as it will be (None: empty); slots of other users
+    # keep what they hold.
+    final: dict[tuple[int, str], str | None] = {k: h.key for k, h in current.items()}
     for k, c in wanted.items():
-        if c.number is None:
-            final.pop(k, None)
-        else:
-            final[k] = numbers.key(c.number)
+        final[k] = None if c.number is None else numbers.key(c.number)
     found: list[tuple[Change, CardidError]] = []
     claimed: dict[str, tuple[int, str]] = {}
     for k, c in wanted.items():
@@ -151,7 +150,7 @@ def problems(
     new_keys = {final[k]: k for k, c in wanted.items() if c.number is not None}
     for key, (uid, s, name) in holders(new_keys).items():
         k = new_keys[key]
-        if (uid, s) == k or final.get((uid, s)) != key or uid == k[0]:
+        if (uid, s) == k or final.get((uid, s), key) != key or uid == k[0]:
             continue  # its own, freed by this change, or caught above
         c = wanted[k]
         found.append(

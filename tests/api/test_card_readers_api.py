@@ -58,7 +58,7 @@ def test_print_cards_as_a_job_and_fetch_the_pdf(client):
     code, body = api("post", "/cards/print", {"group": "staff", "usernames": ["x"]})
     assert code == 400 and "not both" in body["detail"]
     code, body = api("post", "/cards/print", {"usernames": ["ghost"]})
-    assert code == 400 and "ghost" in body["detail"]
+    assert code == 404 and "ghost" in body["detail"]
     code, body = api("post", "/cards/print", {"group": "staff", "slot": "secondary"})
     assert code == 400 and "nothing to print" in body["detail"]
     assert not Job.objects.exists()

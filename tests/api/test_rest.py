@@ -7,11 +7,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cardid.api import tokens
-from cardid.api.models import LookupCounter
+from cardid.access import tokens
+from cardid.access.models import LookupCounter
 from cardid.cards import services as cards
 from cardid.cards.models import Card
 from cardid.config import services as config
+from cardid.directory.models import User
 from cardid.jobs import runner
 from cardid.jobs.models import Job
 from tests.factories import ADMIN, give_number, make_group, make_user, numbers_of
@@ -137,12 +138,23 @@ def test_group_generation_returns_a_job_that_the_worker_runs(api):
     assert api("post", "/groups/nope/generate", {})[0] == 404
 
 
-def test_sync_now_queues_a_sync_job(api):
-    status, job = api("post", "/sync")
+def test_sync_now_queues_a_sync_job_and_refuses_without_a_source(api, tmp_path):
+    status, body = api("post", "/sync")
+    assert status == 409 and "no sync source is configured" in body["detail"]
+    assert not Job.objects.exists()
+    users = tmp_path / "users.csv"
+    users.write_text("username,email\nann,ann@example.org\n")
+    config.set_value(key="sync.source", raw="file", actor=ADMIN)
+    config.set_value(key="sync.file.path", raw=str(users), actor=ADMIN)
+    status, job = api("post", "/sync?dry_run=true")
     assert status == 202 and job["kind"] == "sync"
     runner.run(job["id"])
     job = Job.objects.get(pk=job["id"])
-    assert job.status == "failed" and "no sync source is configured" in job.error
+    assert job.status == "succeeded" and job.counts["added"] == 1
+    assert not User.objects.filter(username="ann").exists()  # a dry run changes nothing
+    status, job = api("post", "/sync")
+    runner.run(job["id"])
+    assert User.objects.filter(username="ann").exists()
 
 
 def test_lookup_by_number_and_pin(client):
@@ -199,7 +211,7 @@ def test_no_bad_or_revoked_token_is_401(client):
         {"detail": "the API token is not valid"},
     )
     key = token("read")
-    from cardid.api.models import ApiToken
+    from cardid.access.models import ApiToken
 
     tokens.revoke(name=ApiToken.objects.get(prefix=key[:10]).name, actor=ADMIN)
     assert Api(client, key)("get", "/users") == (401, {"detail": "the API token was revoked"})
@@ -258,7 +270,7 @@ def test_an_expired_or_revoked_token_is_refused_with_the_reason(client):
 
     from django.utils import timezone
 
-    from cardid.api.models import ApiToken
+    from cardid.access.models import ApiToken
 
     make_user(username="ann")
     key = tokens.create(name="soon", scope="read", actor=ADMIN, expires_days=1)[1]

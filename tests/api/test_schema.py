@@ -10,7 +10,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from cardid.api import tokens
+from cardid.access import tokens
 from cardid.wsgi import application
 from tests.factories import ADMIN, give_number, make_group, make_user
 

@@ -9,10 +9,11 @@ import xmlrpc.client
 
 import pytest
 
-from cardid.api import tokens
+from cardid.access import tokens
 from cardid.cards.models import Card
 from cardid.config import services as config
 from cardid.directory.models import User
+from cardid.jobs.models import Job
 from tests.conftest import free_port
 from tests.factories import ADMIN, give_number, make_group, make_user, numbers_of
 
@@ -119,9 +120,9 @@ def test_card_pin_is_set_hashed_and_checked_by_lookup(rpc, client):
     give_number(make_user(username="ann"), "12345678")
     proxy.api.setUserProperty(auth, "ann", "card-pin", "4711")
     assert "4711" not in User.objects.get(username="ann").pin_hash
-    from cardid.cards import services
+    from cardid.cards import lookups
 
-    assert services.lookup(number="12345678", pin="4711").username == "ann"
+    assert lookups.owner(number="12345678", pin="4711").username == "ann"
     with pytest.raises(xmlrpc.client.Fault, match="stored hashed"):
         proxy.api.getUserProperty(auth, "ann", "card-pin")
 
@@ -182,9 +183,10 @@ def test_add_user_sync_and_config_value_for_sync_programs(rpc):
     assert proxy.api.getConfigValue(auth, "user-source.update-user-details-card-id") == "Y"
     config.set_value(key="sync.import-card-numbers", raw="false", actor=ADMIN)
     assert proxy.api.getConfigValue(auth, "user-source.update-user-details-card-id") == "N"
+    with pytest.raises(xmlrpc.client.Fault, match="no sync source is configured"):
+        proxy.api.performUserAndGroupSync(auth)
+    config.set_value(key="sync.source", raw="file", actor=ADMIN)
     assert proxy.api.performUserAndGroupSync(auth) is True
-    from cardid.jobs.models import Job
-
     assert Job.objects.get().kind == "sync"
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cardid.api import tokens
+from cardid.access import tokens
 from cardid.cards.models import Card, RegistrationCode
 from cardid.config import services as config
 from cardid.directory.models import User
@@ -102,7 +102,7 @@ def test_switched_off_and_bad_values(terminal, cli):
     assert status == 400 and "at most 64" in body["detail"]
     config.set_value(key="cards.self-registration", raw="off", actor=ADMIN)
     status, body = terminal(reader_value="1234", code=code)
-    assert status == 400 and "switched off" in body["detail"]
+    assert status == 409 and "switched off" in body["detail"]
 
 
 @pytest.mark.skipif(L.available() is not None, reason=str(L.available()))

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from cardid.api.models import ApiToken
+from cardid.access.models import ApiToken
 from cardid.audit.models import AuditEvent
 from cardid.cards.models import Card, ConversionRule
 from cardid.config import services as config
@@ -283,7 +283,7 @@ def test_test_connection_reports_a_failure_in_words(console, tmp_path):
 
 def test_sync_now_without_a_source_says_what_to_do(console):
     r = console.post("/admin/options/sync/run", follow=True)
-    assert "choose a sync source" in r.content.decode()
+    assert "no sync source is configured" in r.content.decode()
     assert not Job.objects.exists()
 
 
@@ -352,8 +352,9 @@ def test_rules_edit_try_and_derive_on_the_card_readers_page(console):
     assert r.status_code == 400 and "three or more pairs" in errors_of(r)
     r = console.post("/admin/options/card-readers/derive", {"pairs": "1,x\n2,y\n3,z\n"})
     assert r.status_code == 400 and "no chain of up to 3 steps" in errors_of(r)
+    rule = ConversionRule.objects.get(name="door")
     ApiToken.objects.create(
-        name="door-1", key_hash="x", prefix="x", scope="lookup", conversion_rule="door"
+        name="door-1", key_hash="x", prefix="x", scope="lookup", conversion_rule=rule
     )
     r = console.post("/admin/options/card-readers/rules/delete", {"name": "door"}, follow=True)
     assert "used by token(s) door-1" in r.content.decode()
@@ -463,7 +464,9 @@ def test_bulk_action_reviews_then_runs_as_a_job(console):
     body = {"target": "group", "group": "staff", "action": "primary", "replace": "blank"}
     r = console.post("/admin/groups/bulk", body)
     assert r.status_code == 200 and not Job.objects.exists()
-    assert "group staff" in r.content.decode() and "5 users" in r.content.decode()
+    page = r.content.decode()
+    assert "Group staff: 5 users" in page
+    assert 'id="review-issue">4<' in page and 'id="review-skip">1<' in page
     r = console.post("/admin/groups/bulk", {**body, "confirmed": "True"})
     job = Job.objects.get()
     assert r["Location"] == f"/admin/jobs/{job.pk}/"
@@ -475,8 +478,33 @@ def test_bulk_action_reviews_then_runs_as_a_job(console):
     assert "<html" not in partial and "hx-trigger" not in partial  # finished: polling stops
     assert "succeeded" in partial and "Issued" in partial
     job.refresh_from_db()
-    assert job.counts == {"issued": 4, "skipped": 1, "failed": 0}
+    assert (job.counts["issued"], job.counts["skipped"], job.counts["failed"]) == (4, 1, 0)
     assert Card.objects.filter(slot="primary").count() == 5
+
+
+def test_bulk_review_shows_the_refusal_before_any_job(console):
+    make_group("many", [make_user() for _ in range(30)])
+    config.set_value(key="cards.length", raw="4", actor=ADMIN)
+    config.set_value(key="cards.max-guess-probability", raw="0.001", actor=ADMIN)
+    body = {"target": "group", "group": "many", "action": "primary", "replace": "blank"}
+    r = console.post("/admin/groups/bulk", body)
+    assert r.status_code == 409 and not Job.objects.exists()
+    assert "set cards.length to 5" in r.content.decode()
+    r = console.post("/admin/groups/bulk", {**body, "confirmed": "True"})
+    assert r.status_code == 409 and not Job.objects.exists()
+
+
+def test_a_reviewed_bulk_action_refuses_to_run_when_the_users_changed(console):
+    members = [make_user() for _ in range(3)]
+    make_group("staff", members)
+    body = {"target": "group", "group": "staff", "action": "primary", "replace": "blank"}
+    r = console.post("/admin/groups/bulk", {**body, "confirmed": "True"})
+    job = Job.objects.get()
+    give_number(members[0], "12121212")  # meanwhile someone numbers one of them
+    runner.run(job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed" and "changed since the review" in job.error
+    assert Card.objects.count() == 1
 
 
 def test_print_from_the_group_page_gives_a_pdf_to_download(console):
@@ -600,16 +628,24 @@ def test_import_numbers_all_or_nothing_with_every_problem_listed(console):
     r = console.post("/admin/users/import", {"file": upload(bad)})
     assert r.status_code == 400
     page = r.content.decode()
-    assert "Nothing was changed" in page
+    assert "Nothing can be imported: 2 problems" in page and "import-apply" not in page
     assert "line 3: unknown user &#x27;ghost&#x27;" in page
     assert "line 4" in page and "bob" in page  # the number's current holder is named
     assert numbers_of(ann) == {}
-    r = console.post("/admin/users/import", {"file": upload("ann,11110000\n"), "dry_run": "on"})
-    assert r.status_code == 200 and "Dry run" in r.content.decode()
-    assert numbers_of(ann) == {}
     r = console.post("/admin/users/import", {"file": upload("ann\t11110000\t22220000\n")})
-    assert r.status_code == 200 and "2 numbers changed" in r.content.decode()
+    assert r.status_code == 200 and "<strong>1</strong> user will get new numbers" in r.content.decode()
+    assert numbers_of(ann) == {}  # the review changes nothing
+    r = console.post("/admin/users/import/apply", follow=True)
+    assert "Imported: 1 user(s) got new numbers" in r.content.decode()
     assert numbers_of(ann) == {"primary": "11110000", "secondary": "22220000"}
+    r = console.post("/admin/users/import/apply", follow=True)  # applied once only
+    assert "no reviewed import" in r.content.decode()
+    # Reviewed, then the data moves: the import refuses and changes nothing.
+    console.post("/admin/users/import", {"file": upload("cat,77770000\n")})
+    give_number(bob, "77770000", slot="secondary")
+    r = console.post("/admin/users/import/apply", follow=True)
+    assert "Nothing was imported" in r.content.decode()
+    assert numbers_of(User.objects.get(username="cat")) == {}
     r = console.post("/admin/users/import", {"file": upload("")})
     assert r.status_code == 400 and "empty" in errors_of(r)
     r = console.post("/admin/users/import", {})
@@ -652,7 +688,7 @@ def test_api_tokens_are_created_shown_once_and_revoked(console, client):
     key = r.context["new_key"]
     assert r.status_code == 200 and key in r.content.decode()
     t = ApiToken.objects.get(name="door-1")
-    assert key not in t.key_hash and t.conversion_rule == "door"
+    assert key not in t.key_hash and t.conversion_rule.name == "door"
     assert key not in console.get("/admin/tokens/").content.decode()  # shown only once
     r = client.post(
         "/api/v1/lookup",

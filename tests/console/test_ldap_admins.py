@@ -51,8 +51,14 @@ def test_ldap_source_set_up_in_the_console_and_directory_admins_log_in(console, 
     assert console.post("/admin/options/sync", data).status_code == 302
     r = console.post("/admin/options/sync/test", HTTP_HX_REQUEST="true")
     assert r.status_code == 200 and "connected to" in r.content.decode()
-    console.post("/admin/options/sync/run")
-    runner.run(Job.objects.get(kind="sync").pk)
+    r = console.post("/admin/options/sync/run")  # the review: a dry run
+    review = Job.objects.get(kind="sync")
+    runner.run(review.pk)
+    assert not User.objects.exists()
+    page = console.get(r["Location"]).content.decode()
+    assert 'id="sync-apply"' in page
+    r = console.post(f"/admin/options/sync/apply/{review.pk}")
+    runner.run(Job.objects.exclude(pk=review.pk).get(kind="sync").pk)
     assert set(User.objects.values_list("username", flat=True)) == {"carol", "dave"}
 
     shown = console.get("/admin/options/security")

@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from cardid.config import services as config
 from cardid.directory.models import Group, SyncRun, User
-from cardid.sync import engine, schedule
+from cardid.jobs.models import Job
 from cardid.ops import periodic
+from cardid.sync import engine, schedule
 from tests.factories import ADMIN, numbers_of
 
 pytestmark = pytest.mark.django_db
@@ -233,9 +234,8 @@ def test_the_daily_schedule_runs_once_after_its_time(tmp_path):
     day = timezone.make_aware(datetime(2026, 11, 25, 2, 0))
     assert not schedule.due(day)
     assert schedule.due(day.replace(hour=3))
-    SyncRun.objects.create(
-        source="program", trigger="schedule", actor="s", started_at=day.replace(hour=2, minute=31)
-    )
+    job = Job.objects.create(kind="sync", params={"trigger": "schedule"}, created_by="s")
+    Job.objects.filter(pk=job.pk).update(created_at=day.replace(hour=2, minute=31))
     assert not schedule.due(day.replace(hour=3))
     assert schedule.due(day.replace(day=26, hour=3))
 

@@ -10,8 +10,8 @@ from cardid.audit.models import AuditEvent
 from cardid.cards.models import Card
 from cardid.config import services as config
 from cardid.directory.models import Group, SyncRun, User
-from cardid.sync import engine
 from cardid.notifications.models import OutboxMessage
+from cardid.sync import engine
 from tests import ldapserver as L
 from tests.conftest import free_port
 from tests.factories import ADMIN, give_number, make_user, numbers_of

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from cardid.cards import services as cards
+from cardid.cards import generation
 from cardid.notifications import services
 from cardid.notifications.models import OutboxMessage
 from tests.factories import ADMIN, make_user
@@ -23,8 +23,8 @@ def test_killed_sender_loses_nothing_and_resends_at_most_the_unrecorded_few(subp
     try:
         configure_smtp(server.port)
         users = [make_user() for _ in range(60)]
-        cards.generate(
-            selection=cards.Selection(all=True),
+        generation.generate(
+            selection=generation.Selection(all=True),
             slot="primary",
             replace=False,
             actor=ADMIN,

@@ -5,6 +5,7 @@ import time
 import pytest
 import trustme
 
+from cardid.cards import generation
 from cardid.cards import services as cards
 from cardid.config import services as config
 from cardid.errors import CardidError, Invalid
@@ -29,8 +30,8 @@ def server():
 
 
 def generate_for(*users, replace=False, notify=True, slot="primary"):
-    return cards.generate(
-        selection=cards.Selection(usernames=[u.username for u in users]),
+    return generation.generate(
+        selection=generation.Selection(usernames=[u.username for u in users]),
         slot=slot,
         replace=replace,
         actor=ADMIN,

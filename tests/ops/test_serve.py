@@ -106,12 +106,12 @@ def test_worker_batch_runs_what_is_queued_then_exits(cli, subprocess_env):
     assert r.returncode == 0, r.stderr
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED
-    assert job.counts == {"issued": 1, "skipped": 0, "failed": 0}
+    assert (job.counts["issued"], job.counts["skipped"], job.counts["failed"]) == (1, 0, 0)
     assert Card.objects.filter(slot="secondary").count() == 1
 
 
 def test_the_worker_delivers_queued_notifications(subprocess_env):
-    from cardid.cards import services as cards
+    from cardid.cards import generation
     from cardid.notifications.models import OutboxMessage
     from tests.factories import ADMIN
     from tests.mailserver import MailServer, configure_smtp
@@ -120,8 +120,8 @@ def test_the_worker_delivers_queued_notifications(subprocess_env):
     try:
         configure_smtp(server.port)
         ann = make_user(email="ann@example.org")
-        cards.generate(
-            selection=cards.Selection(usernames=[ann.username]),
+        generation.generate(
+            selection=generation.Selection(usernames=[ann.username]),
             slot="primary",
             replace=False,
             actor=ADMIN,

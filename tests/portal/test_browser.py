@@ -3,7 +3,7 @@ user from a real slapd."""
 
 import pytest
 
-from cardid.cards import services as cards
+from cardid.cards import lookups
 from cardid.config import services as config
 from cardid.directory.models import User
 from cardid.sync import engine
@@ -91,8 +91,8 @@ def test_a_directory_user_views_changes_hits_the_limit_and_sets_a_pin(
     page.get_by_role("button", name="Change PIN").click()
     assert page.get_by_role("status").inner_text() == "Your PIN was changed."
     page.screenshot(path=str(ARTIFACTS / "portal-details.png"), full_page=True)
-    assert cards.lookup(number=new, pin="2468").username == "ann"
-    assert cards.lookup(number=new, pin="1357") is None
+    assert lookups.owner(number=new, pin="2468").username == "ann"
+    assert lookups.owner(number=new, pin="1357") is None
 
 
 def test_with_everything_off_the_links_are_absent(live_server, browser_page, directory_user):

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from cardid.audit.models import AuditEvent
-from cardid.cards import services as cards
+from cardid.cards import lookups
 from cardid.config import services as config
 from cardid.directory import services as directory
 from cardid.notifications.models import OutboxMessage
@@ -115,10 +115,10 @@ def test_pin_change_needs_the_password_then_the_pin_and_verifies_at_a_terminal(c
     assert r.status_code == 400 and b"digits only" in r.content
     r = client.post("/user/details/pin", {"current": PASSWORD, "new": "4711", "confirm": "4711"})
     assert r.status_code == 200 and b"PIN was changed" in r.content
-    assert cards.lookup(number="12345678", pin="4711") == ann
+    assert lookups.owner(number="12345678", pin="4711") == ann
     r = client.post("/user/details/pin", {"current": "4711", "new": "2468", "confirm": "2468"})
     assert r.status_code == 200
-    assert cards.lookup(number="12345678", pin="2468") == ann
+    assert lookups.owner(number="12345678", pin="2468") == ann
 
 
 @pytest.mark.parametrize(
@@ -191,7 +191,7 @@ def test_pages_need_a_log_in(client, ann):
 def test_the_portal_shows_a_one_time_code_that_a_terminal_accepts(client, ann):
     import json
 
-    from cardid.api import tokens
+    from cardid.access import tokens
 
     assert logged_in(client).get("/user/register").status_code == 404
     options(**{"cards.self-registration": "secondary"})

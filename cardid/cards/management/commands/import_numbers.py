@@ -24,7 +24,7 @@ class Command(CardidCommand):
         for e in plan.errors:
             self.note(e)
         if plan.refused:
-            raise Invalid(f"{plan.refused} ({file})")
+            raise Invalid(f"{len(plan.errors)} problem(s) in {file}; nothing was imported")
         if format == "text":
             verb = "would change" if dry_run else "changed"
             self.stdout.write(
