@@ -498,7 +498,7 @@ def test_a_reviewed_bulk_action_refuses_to_run_when_the_users_changed(console):
     members = [make_user() for _ in range(3)]
     make_group("staff", members)
     body = {"target": "group", "group": "staff", "action": "primary", "replace": "blank"}
-    r = console.post("/admin/groups/bulk", {**body, "confirmed": "True"})
+    console.post("/admin/groups/bulk", {**body, "confirmed": "True"})
     job = Job.objects.get()
     give_number(members[0], "12121212")  # meanwhile someone numbers one of them
     runner.run(job.pk)
@@ -633,7 +633,8 @@ def test_import_numbers_all_or_nothing_with_every_problem_listed(console):
     assert "line 4" in page and "bob" in page  # the number's current holder is named
     assert numbers_of(ann) == {}
     r = console.post("/admin/users/import", {"file": upload("ann\t11110000\t22220000\n")})
-    assert r.status_code == 200 and "<strong>1</strong> user will get new numbers" in r.content.decode()
+    assert r.status_code == 200
+    assert "<strong>1</strong> user will get new numbers" in r.content.decode()
     assert numbers_of(ann) == {}  # the review changes nothing
     r = console.post("/admin/users/import/apply", follow=True)
     assert "Imported: 1 user(s) got new numbers" in r.content.decode()
