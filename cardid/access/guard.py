@@ -13,6 +13,7 @@ from django.utils import timezone
 from cardid import db
 from cardid.access.models import LookupCounter
 from cardid.config import services as config
+from cardid.directory.keys import username_key
 from cardid.errors import CardidError
 
 # Wrong PINs for one number before that number is refused for the rest of the window.
@@ -137,7 +138,7 @@ class LoginThrottle:
 
     def _keys(self, username: str, address: str) -> tuple[str, str]:
         return (
-            f"{self.prefix}:user:{username.strip().lower()}"[:100],
+            f"{self.prefix}:user:{username_key(username)}"[:100],
             f"{self.prefix}:addr:{address}"[:100],
         )
 

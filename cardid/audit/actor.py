@@ -18,9 +18,6 @@ class Actor:
         return f"{self.name} ({self.door})"
 
 
-SYSTEM = Actor("system", "system")
-
-
 def mask(number: str) -> str:
     """A number as audit rows and messages show it: all but the last two characters hidden."""
     if len(number) <= 4:

@@ -23,7 +23,7 @@ from cardid.cards import selectors as card_selectors
 from cardid.cards.models import Card
 from cardid.config import services as config
 from cardid.directory import selectors as directory
-from cardid.directory.models import Membership, SyncRun, User
+from cardid.directory.models import Membership, SyncRun, User, group_key
 from cardid.jobs.models import Job
 from cardid.notifications import services as notifications
 
@@ -86,7 +86,7 @@ def _directory(username: str, password: str) -> Admin | None:
 
 
 def _in_group(user: User, group: str) -> bool:
-    return Membership.objects.filter(user=user, group__name_key=group.strip().lower()).exists()
+    return Membership.objects.filter(user=user, group__name_key=group_key(group)).exists()
 
 
 def from_session(value) -> Admin | None:

@@ -2,6 +2,10 @@
 
 from django.db import models
 
+from cardid.directory.keys import group_key, username_key
+
+__all__ = ["Group", "Membership", "SyncLock", "SyncRun", "User", "group_key", "username_key"]
+
 
 class User(models.Model):
     """A card holder from the directory (administrators are Django auth users, not these)."""
@@ -68,10 +72,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.group_id}"
-
-
-def username_key(username: str) -> str:
-    return username.strip().lower()
 
 
 class SyncRun(models.Model):

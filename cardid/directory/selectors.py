@@ -2,7 +2,7 @@
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from cardid.directory.models import Group, User, username_key
+from cardid.directory.models import Group, User, group_key, username_key
 from cardid.errors import NotFound
 
 
@@ -24,7 +24,7 @@ def get_user(username: str) -> User:
 
 def get_group(name: str) -> Group:
     _printable(name, "group")
-    group = Group.objects.filter(name_key=name.strip().lower()).first()
+    group = Group.objects.filter(name_key=group_key(name)).first()
     if group is None:
         raise NotFound(f"unknown group {name!r}; `cardid groups list` shows the groups")
     return group

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
-from cardid.directory.models import Group, Membership, User, username_key
+from cardid.directory.models import Group, Membership, User, group_key, username_key
 from cardid.directory.selectors import get_group, get_user, users_by_names
 from cardid.errors import Conflict, Invalid
 
@@ -89,9 +89,9 @@ def add_group(*, name: str, actor: Actor) -> Group:
     clean = (name or "").strip()
     if not clean or len(clean) > 200:
         raise Invalid("a group name must have 1 to 200 characters")
-    if Group.objects.filter(name_key=clean.lower()).exists():
+    if Group.objects.filter(name_key=group_key(clean)).exists():
         raise Conflict(f"group {clean!r} already exists")
-    group = Group.objects.create(name=clean, name_key=clean.lower())
+    group = Group.objects.create(name=clean, name_key=group_key(clean))
     audit.record(actor=actor, action="group.added", target=clean)
     return group
 
@@ -228,7 +228,7 @@ def _apply_user_import(rows: dict[str, dict], actor: Actor, result: UserImportRe
         key: [g.strip() for g in row.get("groups", "").split(";") if g.strip()]
         for key, row in rows.items()
     }
-    names = {g.lower(): g for gs in wanted.values() for g in gs}
+    names = {group_key(g): g for gs in wanted.values() for g in gs}
     if names:
         groups = {g.name_key: g for g in Group.objects.filter(name_key__in=list(names))}
         new_groups = [Group(name=n, name_key=k) for k, n in names.items() if k not in groups]
@@ -244,7 +244,7 @@ def _apply_user_import(rows: dict[str, dict], actor: Actor, result: UserImportRe
         members = []
         for key, gs in wanted.items():
             for g in gs:
-                pair = (users[key], groups[g.lower()].id)
+                pair = (users[key], groups[group_key(g)].id)
                 if pair not in have:
                     have.add(pair)
                     members.append(Membership(user_id=pair[0], group_id=pair[1]))

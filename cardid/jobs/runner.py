@@ -6,22 +6,21 @@ from collections.abc import Callable
 
 from django.db import close_old_connections
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from cardid.errors import CardidError
 from cardid.jobs.models import Job
 
 log = logging.getLogger(__name__)
 
-# kind -> "module.function(job, report) -> dict of counts"; a function reports progress by
-# calling report(done=, total=, counts=, messages=) and raises CardidError to fail in words.
-KINDS = {
-    "generate": "cardid.cards.jobs.generate",
-    "sync": "cardid.sync.jobs.sync",
-    "print": "cardid.cards.jobs.print_cards",
-}
-
 Report = Callable[..., None]
+# kind -> function(job, report); a function reports progress by calling report(done=,
+# total=, counts=, messages=) and raises CardidError to fail in words. The apps that own
+# the work register their kinds (AppConfig.ready), so the runner names none of them.
+KINDS: dict[str, Callable[[Job, Report], None]] = {}
+
+
+def register(kind: str, func: Callable[[Job, Report], None]) -> None:
+    KINDS[kind] = func
 
 
 def run(job_id: int, on_progress: Callable[[Job], None] | None = None) -> Job:
@@ -53,8 +52,7 @@ def run(job_id: int, on_progress: Callable[[Job], None] | None = None) -> Job:
             on_progress(job)
 
     try:
-        func = import_string(KINDS[job.kind])
-        func(job, report)
+        KINDS[job.kind](job, report)
     except CardidError as e:
         _finish(job, Job.Status.FAILED, error=str(e))
     except Exception as e:  # noqa: BLE001 - any other failure is a bug: keep it whole on the row

@@ -300,21 +300,17 @@ def _mark_sent(outcomes: list[transmit.Outcome], report: DeliveryReport) -> None
     report.sent += len(outcomes)
 
 
-def _finish(
-    msg: OutboxMessage, status: str, error: str, *, report: DeliveryReport, sent_to: str = ""
-) -> None:
-    now = timezone.now()
+def _finish(msg: OutboxMessage, status: str, error: str, *, report: DeliveryReport) -> None:
+    """A message that will not be sent (failed, no address, cancelled); sent ones are
+    recorded by _mark_sent."""
     OutboxMessage.objects.filter(pk=msg.pk).update(
         status=status,
         last_error=error[:500],
         lease_until=None,
         lease_token="",
-        sent_at=now if status == Status.SENT else None,
-        sent_to=sent_to,
-        attempts=msg.attempts + (1 if status in (Status.SENT, Status.FAILED) else 0),
+        attempts=msg.attempts + (1 if status == Status.FAILED else 0),
     )
     attr = {
-        Status.SENT: "sent",
         Status.FAILED: "failed",
         Status.NO_ADDRESS: "no_address",
         Status.CANCELLED: "cancelled",

@@ -9,3 +9,9 @@ class SyncConfig(AppConfig):
     name = "cardid.sync"
     label = "sync"
     verbose_name = "User/group sync"
+
+    def ready(self) -> None:
+        from cardid.jobs import runner
+        from cardid.sync import jobs
+
+        runner.register("sync", jobs.sync)

@@ -21,7 +21,16 @@ from cardid.audit.actor import Actor, mask
 from cardid.cards import generation, ledger, numbers, rules, selectors
 from cardid.cards.models import Card, NotifyReason
 from cardid.config import services as config
-from cardid.directory.models import USER_ROW, Group, Membership, SyncLock, SyncRun, User
+from cardid.directory.models import (
+    USER_ROW,
+    Group,
+    Membership,
+    SyncLock,
+    SyncRun,
+    User,
+    group_key,
+    username_key,
+)
 from cardid.directory.sync import sources
 from cardid.directory.sync.base import SourceUser, check_unique
 from cardid.errors import CardidError
@@ -294,7 +303,7 @@ class Existing:
 def _plan(snapshot, kind: str, opts: dict) -> Plan:
     plan = Plan(kind=kind, missing_action=opts["sync.missing-users"])
     plan.in_source = len(snapshot.users)
-    incoming = {u.username.strip().lower(): u for u in snapshot.users}
+    incoming = {username_key(u.username): u for u in snapshot.users}
     existing: dict[str, Existing] = {}
     for uid, key, username, *details, enabled, source in User.objects.values_list(
         "id", "username_key", "username", *DETAIL_FIELDS, "enabled", "source"
@@ -339,7 +348,7 @@ def _plan(snapshot, kind: str, opts: dict) -> Plan:
 
 def _plan_groups(plan: Plan, snapshot, incoming, existing: dict[str, Existing]) -> None:
     groups = {g.name_key: g for g in Group.objects.all()}
-    wanted = {name.strip().lower(): name.strip() for name in snapshot.groups if name.strip()}
+    wanted = {group_key(name): name.strip() for name in snapshot.groups if name.strip()}
     plan.groups_create = [name for key, name in wanted.items() if key not in groups]
     plan.groups_delete = [
         g.id for key, g in groups.items() if g.source == plan.kind and key not in wanted
@@ -347,9 +356,9 @@ def _plan_groups(plan: Plan, snapshot, incoming, existing: dict[str, Existing]) 
     desired = set()
     unknown = 0
     for name, members in snapshot.groups.items():
-        gkey = name.strip().lower()
+        gkey = group_key(name)
         for m in members:
-            ukey = m.strip().lower()
+            ukey = username_key(m)
             if ukey in incoming or ukey in existing:
                 desired.add((gkey, ukey))
             else:
@@ -529,7 +538,7 @@ def _apply(plan: Plan, actor: Actor) -> None:
         [
             (
                 u.username,
-                u.username.lower(),
+                username_key(u.username),
                 u.full_name,
                 u.email,
                 u.department,
@@ -552,7 +561,7 @@ def _apply(plan: Plan, actor: Actor) -> None:
                 User(
                     id=uid,
                     username=u.username,
-                    username_key=u.username.lower(),
+                    username_key=username_key(u.username),
                     full_name=u.full_name,
                     email=u.email,
                     department=u.department,
@@ -585,7 +594,7 @@ def _apply(plan: Plan, actor: Actor) -> None:
         events += [("user.deleted", name, "gone from the source") for _, name in plan.missing]
     # Groups and membership.
     Group.objects.bulk_create(
-        [Group(name=n, name_key=n.lower(), source=plan.kind) for n in plan.groups_create],
+        [Group(name=n, name_key=group_key(n), source=plan.kind) for n in plan.groups_create],
         batch_size=500,
     )
     if plan.groups_delete:

@@ -121,9 +121,17 @@ def test_configure_file_sync_with_auto_generation_sync_now_and_find_by_number(
     page.get_by_role("button", name="Test connection").click()  # htmx: the result box only
     expect(page.locator("#sync-result")).to_contain_text("users.csv")
 
-    page.get_by_role("button", name="Sync now").click()
-    heading = page.get_by_role("heading", name=re.compile(r"Job \d+: user.group sync"))
+    page.get_by_role("button", name="Sync now").click()  # first the review: a dry run
+    heading = page.get_by_role("heading", name=re.compile(r"Job \d+: user.group sync \(dry run"))
     expect(heading).to_be_visible()
+    wait_for_job(page)
+    expect(page.locator("#sync-apply")).to_be_visible()
+    assert User.objects.count() == 0
+    screenshot(page, "console-job-sync-review")
+    page.get_by_role("button", name="Sync now").click()
+    expect(
+        page.get_by_role("heading", name=re.compile(r"Job \d+: user.group sync$"))
+    ).to_be_visible()
     wait_for_job(page)
     screenshot(page, "console-job-sync")
     assert User.objects.count() == 25
@@ -190,7 +198,8 @@ def test_notification_settings_test_mail_and_a_notified_bulk_action(server, page
         page.get_by_role("combobox", name="Group").fill("teachers")
         page.get_by_label("Notify the users by e-mail").check()
         page.get_by_role("button", name="Review").click()
-        expect(page.locator("#review")).to_contain_text("group teachers (3 users)")
+        expect(page.get_by_text("Group teachers: 3 users")).to_be_visible()
+        expect(page.locator("#review-issue")).to_have_text("3")
         page.get_by_role("button", name="Confirm and start").click()
         wait_for_job(page)
         wait_for(lambda: len(mail.received) == 4, timeout=60, what="three notifications")
@@ -223,7 +232,8 @@ def test_bulk_action_on_a_large_group_shows_progress_until_done(server, page):
     expect(page.get_by_role("combobox", name="Group")).to_have_value("year-7")
     page.get_by_label("Generate random secondary Card/ID number").check()
     page.get_by_role("button", name="Review").click()
-    expect(page.locator("#review")).to_contain_text("5,000 users")
+    expect(page.get_by_text("Group year-7: 5,000 users")).to_be_visible()
+    expect(page.locator("#review-issue")).to_have_text("5,000")
     accessible(page)
     page.get_by_role("button", name="Confirm and start").click()
     expect(page.locator("#job-bar")).to_be_visible()

@@ -476,7 +476,7 @@ def test_bulk_action_reviews_then_runs_as_a_job(console):
     runner.run(job.pk)
     partial = console.get(r["Location"], HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial and "hx-trigger" not in partial  # finished: polling stops
-    assert "succeeded" in partial and "Issued" in partial
+    assert "succeeded" in partial and "Numbers issued" in partial
     job.refresh_from_db()
     assert (job.counts["issued"], job.counts["skipped"], job.counts["failed"]) == (4, 1, 0)
     assert Card.objects.filter(slot="primary").count() == 5

@@ -7,6 +7,7 @@ from django.test import Client
 
 from cardid.audit.models import AuditEvent
 from cardid.cards import lookups
+from cardid.cards import services as cards
 from cardid.config import services as config
 from cardid.directory import services as directory
 from cardid.notifications.models import OutboxMessage
@@ -98,6 +99,30 @@ def test_entering_a_number_is_checked_without_naming_the_holder(client, ann):
     assert refused.count() == 2 and "55555555" not in " ".join(e.detail for e in refused)
     r = client.post("/user/details/number", {"action": "enter", "number": "87654320"})
     assert r.status_code == 200 and numbers_of(ann) == {"primary": "87654320"}
+
+
+def test_a_chosen_number_follows_the_generation_policy_and_the_quarantine(client, ann):
+    """Typed at keypads, a chosen number must be as hard to guess as a generated one."""
+    options(**{"portal.change-card-number": "primary", "portal.change-card-number.mode": "enter"})
+    bob = make_user(username="bob")
+    give_number(bob, "86420975")
+    cards.clear_number(username="bob", slot="primary", actor=ADMIN)  # retired, for ever
+    logged_in(client)
+    for number, words in [
+        ("1", b"choose a number of 8 digits"),
+        ("01234567", b"not starting with 0"),
+        ("77777777", b"no easy pattern"),
+        ("23456789", b"no easy pattern"),
+        ("86420975", b"cannot be used"),  # retired from bob: never given out again
+    ]:
+        r = client.post("/user/details/number", {"action": "enter", "number": number})
+        assert r.status_code == 400 and words in r.content, number
+        assert b"bob" not in r.content
+    assert numbers_of(ann) == {"primary": "12345678"}
+    r = client.post("/user/details/number", {"action": "enter", "number": "86420976"})
+    assert r.status_code == 200 and numbers_of(ann) == {"primary": "86420976"}
+    # The ledger recorded the change once, as the portal's own change.
+    assert AuditEvent.objects.filter(action="card.self-service", target="ann").count() == 1
 
 
 def test_entering_is_refused_in_generate_mode(client, ann):

@@ -49,8 +49,41 @@ def job_detail(request, pk):
         template,
         job=job,
         download=_download_ready(job),
+        counts=_counts(job),
         sync_review=sync.reviewed(job) is not None,
     )
+
+
+# The counts of a job in words (keys not listed are shown as they are).
+COUNT_LABELS = {
+    "users": "Users chosen",
+    "issued": "Numbers issued",
+    "skipped": "Users skipped",
+    "failed": "Users failed",
+    "notifications": "E-mails queued",
+    "without_email": "Users without an e-mail address",
+    "in_source": "Users in the source",
+    "added": "Users added",
+    "updated": "Users updated",
+    "disabled": "Users disabled",
+    "deleted": "Users deleted",
+    "kept_missing": "Users gone from the source, kept",
+    "groups_added": "Groups added",
+    "groups_removed": "Groups removed",
+    "memberships_added": "Memberships added",
+    "memberships_removed": "Memberships removed",
+    "numbers_imported": "Numbers imported",
+    "numbers_generated": "Numbers generated",
+}
+
+
+def _counts(job) -> list[tuple[str, object]]:
+    """The job's counts to show: in words, without the empty refusal and the run number."""
+    return [
+        (COUNT_LABELS.get(k, k.replace("_", " ").capitalize()), v)
+        for k, v in (job.counts or {}).items()
+        if k not in ("refused", "run") and v is not None
+    ]
 
 
 def _download_ready(job) -> bool:

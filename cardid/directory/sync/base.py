@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from cardid.directory.keys import username_key
 from cardid.errors import CardidError
 
 
@@ -56,7 +57,7 @@ def check_unique(users: list[SourceUser]) -> None:
     seen: dict[str, str] = {}
     dupes = []
     for u in users:
-        key = u.username.strip().lower()
+        key = username_key(u.username)
         if not key:
             raise SourceError(
                 "the source returned a user with an empty username; fix the "

@@ -3,6 +3,7 @@
 import csv
 import sys
 
+from cardid.cards import registration
 from cardid.commands import CardidCommand
 from cardid.directory import selectors, services
 from cardid.errors import Invalid
@@ -48,8 +49,6 @@ class Command(CardidCommand):
         self.note(f"password of {username} set")
 
     def _registration_code(self, username, **_):
-        from cardid.cards import registration
-
         self.stdout.write(registration.new_code(username=username, actor=self.actor))
         self.note("valid once, for cards.self-registration.code-minutes minutes")
 
