@@ -1,7 +1,7 @@
 """The generation policy: which numbers may be generated and how many fit."""
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cardid.cards.policy import Policy, PolicyError, is_weak
@@ -65,10 +65,25 @@ def test_ordinary_numbers_are_not_weak(number):
     assert not is_weak(number)
 
 
-@given(st.text(alphabet="0123456789", min_size=4, max_size=20))
-def test_accepts_enforces_every_rule(number):
-    p = Policy(length=len(number), check_digit="damm")
-    if p.accepts(number):
-        assert number[0] != "0"
-        assert not is_weak(number)
-        assert p.finish(number[:-1]) == number
+@given(st.text(alphabet="0123456789", min_size=4, max_size=20), st.sampled_from(["none", "damm"]))
+@example("12345678", "none")
+@example("77777777", "none")
+@example("01234568", "none")
+def test_accepts_enforces_every_rule(number, check):
+    """Accepted exactly when every rule holds: each rule can refuse on its own."""
+    p = Policy(length=len(number), check_digit=check)
+    rules_hold = (
+        number[0] != "0"
+        and not is_weak(number)
+        and (check == "none" or p.finish(number[:-1]) == number)
+    )
+    assert p.accepts(number) == rules_hold
+
+
+@given(st.text(alphabet="0123456789", min_size=3, max_size=19))
+def test_a_finished_number_is_accepted_unless_a_rule_refuses_it(payload):
+    """Appending the check digit makes an acceptable number of any non-weak payload that
+    does not start with 0 (so the property above is not satisfied by refusing everything)."""
+    p = Policy(length=len(payload) + 1, check_digit="damm")
+    number = p.finish(payload)
+    assert p.accepts(number) == (payload[0] != "0" and not is_weak(number))

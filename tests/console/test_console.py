@@ -4,6 +4,7 @@ administrators, the pages that read and the actions that write."""
 
 import csv
 import io
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -429,7 +430,16 @@ def test_generate_clear_and_pin_on_the_user_page(console):
     ann.refresh_from_db()
     assert not ann.pin_hash
     page = console.get(f"/admin/users/{ann.pk}/").content.decode()
-    assert "pin" in page.lower() and "root-admin" in page  # the history
+    history = page[page.index("<tbody>", page.index("History")) :]
+    # The user's history lists each change with who made it, newest first.
+    rows = re.findall(
+        r"<tr><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>", history
+    )
+    assert rows[:3] == [
+        ("root-admin", "console", "pin.cleared"),
+        ("root-admin", "console", "pin.set"),
+        ("root-admin", "console", "card.cleared"),
+    ]
 
 
 # -- Bulk User Actions, jobs -----------------------------------------------------------------

@@ -243,9 +243,14 @@ def test_preview_renders_the_saved_template_for_a_real_user(cli):
     config.set_value(
         key="notify.card.body", raw="%full_name%: %card_number% / %id_num%", actor=ADMIN
     )
+    cards.set_number(username="ann", number="AB-99", slot="secondary", actor=ADMIN)
+    config.set_value(key="notify.card.subject", raw="Card of %user%", actor=ADMIN)
     r = cli("notifications", "preview", "ann")
-    assert r.out.strip().endswith("Ann Smith: 12345678 / 12345678")
-    assert ann.username == "ann"
+    assert r.code == 0 and r.out.splitlines()[0] == f"Subject: Card of {ann.username}"
+    assert r.out.strip().splitlines()[-1] == "Ann Smith: 12345678 / 12345678"
+    r = cli("notifications", "preview", "ann", "--slot", "secondary")
+    assert r.out.strip().splitlines()[-1] == "Ann Smith: AB-99 / 12345678"
+    assert not OutboxMessage.objects.exists()  # a preview sends and queues nothing
 
 
 @pytest.mark.parametrize(

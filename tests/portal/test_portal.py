@@ -1,10 +1,13 @@
 """The user portal through Django's test client: log-in, viewing, changing, and forgery."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from django.test import Client
 
+from cardid.access.models import LookupCounter
 from cardid.audit.models import AuditEvent
 from cardid.cards import lookups
 from cardid.cards import services as cards
@@ -192,8 +195,15 @@ def test_wrong_passwords_are_refused_then_locked_out(client, ann):
         r = client.post("/user/login", {"username": "ann", "password": "guess"})
         assert r.status_code == 200 and b"username or password is wrong" in r.content
     r = client.post("/user/login", {"username": "ann", "password": PASSWORD})
-    assert b"too many failed log-ins" in r.content
-    assert "_auth_user_id" not in client.session and "portal_user" not in client.session
+    assert r.status_code == 200 and b"too many failed log-ins" in r.content
+    assert client.get("/user/").status_code == 302  # still not logged in
+    # The lock is ann's: another account logs in from the same browser...
+    make_user(username="bob")
+    directory.set_password(username="bob", password=PASSWORD, actor=ADMIN)
+    logged_in(Client(), "bob")
+    # ...and once the window has passed, ann's right password works again.
+    LookupCounter.objects.update(window_start=F("window_start") - timedelta(minutes=15))
+    logged_in(client)
 
 
 def test_a_disabled_user_cannot_log_in_and_is_logged_out(client, ann):
