@@ -225,6 +225,9 @@ def test_export_numbers_to_stdout_and_file(cli, tmp_path):
     out = tmp_path / "out.csv"
     assert cli("export-numbers", str(out)).code == 0
     assert out.read_text(encoding="utf-8").splitlines()[1] == "ann,1001,"
+    # Every export is audited, from the CLI as from the console.
+    exports = AuditEvent.objects.filter(action="numbers.exported", door="cli")
+    assert exports.count() == 2
 
 
 def test_export_numbers_for_a_group(cli):

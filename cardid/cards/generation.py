@@ -196,10 +196,6 @@ def apply(
             break
         if progress:
             progress(result)
-    if result.skipped:
-        result.messages.append(
-            f"{result.skipped} user(s) skipped: they already have a {p.slot} number"
-        )
     if progress:
         progress(result)
     return result

@@ -23,11 +23,16 @@ def generate(job: Job, report) -> None:
     )
 
     def progress(result: generation.Result) -> None:
+        skipped = (
+            [f"{result.skipped} user(s) skipped: they already have a {plan.slot} number"]
+            if result.skipped
+            else []
+        )
         report(
             done=result.issued + result.skipped + result.failed,
             total=result.users,
             counts=result.figures(),
-            messages=result.messages,
+            messages=skipped + result.messages,
         )
 
     result = generation.apply(

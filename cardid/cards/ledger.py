@@ -237,7 +237,7 @@ def commit(
         final = {(c.user_id, c.slot): c.number for c in changes}
         try:
             with transaction.atomic():
-                return _write(
+                done = _write(
                     final,
                     current,
                     actor=actor,
@@ -246,6 +246,7 @@ def commit(
                     notify=notify,
                     label=label,
                 )
+            return [Change(uid, s, n) for (uid, s), n in done]
         except IntegrityError:
             # A concurrent writer took one of the numbers after the check.
             raise NumberTaken("that number already belongs to another user") from None
@@ -366,60 +367,63 @@ def _write(
     notify: str | None,
     label: str,
     names: dict[int, str] | None = None,
-) -> list[Change]:
-    changed = [
-        (k, n) for k, n in final.items() if (current[k].number if k in current else None) != n
-    ]
+) -> list[tuple[tuple[int, str], str | None]]:
+    """Write the slots of `final` that differ from `current`; returns them ((user, slot),
+    number)."""
+    get = current.get
+    changed = [(k, n) for k, n in final.items() if ((h := get(k)) and h.number) != n]
     if not changed:
         return []
-    now = timezone.now()
-    at = db.adapt_datetime(now)
+    at = db.adapt_datetime(timezone.now())
     if names is None:
         names = _usernames({uid for (uid, _), _ in changed})
-    # Numbers that stay with somebody after the change are moved, not retired.
-    staying = {numbers.key(n) for n in final.values() if n} | {
-        h.key for k, h in current.items() if k not in final
-    }
-    own = {(uid, h.key): h for (uid, _), h in current.items()}
-    for s in numbers.SLOTS:
-        gone = [uid for (uid, slot), _ in changed if slot == s and (uid, slot) in current]
-        for part in db.chunked(gone, 5000):
-            db.select_in(
-                f"DELETE FROM {CARD} WHERE slot = %s AND user_id IN_LIST",
-                part,
-                before=[s],
-                fetch=False,
-            )
-    db.insert_rows(
-        RetiredNumber,
-        RETIRED_ROW,
-        (
-            (numbers.retired_hash(h.key), h.keypad_length, uid, s, at)
-            for (uid, s), _ in changed
-            if (h := current.get((uid, s))) is not None and h.key not in staying
-        ),
-    )
+    replaced = [(k, h) for k, _ in changed if (h := get(k)) is not None]
+    own: dict[tuple[int, str], Held] = {}
+    if replaced:
+        own = {(uid, h.key): h for (uid, _), h in current.items()}
+        # Numbers that stay with somebody after the change are moved, not retired.
+        staying = {numbers.key(n) for n in final.values() if n} | {
+            h.key for k, h in current.items() if k not in final
+        }
+        for s in numbers.SLOTS:
+            gone = [uid for (uid, slot), _ in replaced if slot == s]
+            for part in db.chunked(gone, 5000):
+                db.select_in(
+                    f"DELETE FROM {CARD} WHERE slot = %s AND user_id IN_LIST",
+                    part,
+                    before=[s],
+                    fetch=False,
+                )
+        db.insert_rows(
+            RetiredNumber,
+            RETIRED_ROW,
+            (
+                (numbers.retired_hash(h.key), h.keypad_length, uid, s, at)
+                for (uid, s), h in replaced
+                if h.key not in staying
+            ),
+        )
     cards, events, announced = [], [], {}
     suffix = f" ({label})" if label else ""
     who = actor.name[:200]
+    key, keypad_length, name_of = numbers.key, numbers.keypad_length, names.get
     for (uid, s), n in changed:
-        name = names.get(uid, "")
         if n is None:
-            events.append(("card.cleared", name, s))
+            events.append(("card.cleared", name_of(uid, ""), s))
             continue
-        key = numbers.key(n)
-        moved = own.get((uid, key))
-        cards.append(
-            (uid, s, n, key, numbers.keypad_length(n), moved.origin if moved else origin, at, who)
+        k = key(n)
+        moved = own.get((uid, k)) if own else None
+        cards.append((uid, s, n, k, keypad_length(n), moved.origin if moved else origin, at, who))
+        events.append(
+            (action if moved is None else "card.moved", name_of(uid, ""), f"{s} {mask(n)}{suffix}")
         )
-        events.append(("card.moved" if moved else action, name, f"{s} {mask(n)}{suffix}"))
-        if not moved:
+        if moved is None:
             announced.setdefault(s, []).append(uid)
     db.insert_rows(Card, CARD_ROW, cards)
     audit.record_many(actor=actor, events=events, at=at)
     for s, uids in announced.items():
         signals.numbers_issued.send(sender=Change, user_ids=uids, slot=s, notify=notify, at=at)
-    return [Change(uid, s, n) for (uid, s), n in changed]
+    return changed
 
 
 def _usernames(user_ids: set[int]) -> dict[int, str]:

@@ -20,18 +20,18 @@ class RuleInUse(Invalid):
 
 def _steps(chain: str) -> list[conversion.Step]:
     if "\x00" in chain:
-        raise Invalid("a chain of steps cannot contain NUL characters")
+        raise Invalid("a chain of steps cannot contain NUL characters", field="chain")
     try:
         return conversion.parse(chain)
     except conversion.ConversionError as e:
-        raise Invalid(str(e)) from None
+        raise Invalid(str(e), field="chain") from None
 
 
 @transaction.atomic
 def set_rule(*, name: str, chain: str, actor: Actor) -> ConversionRule:
     name = (name or "").strip()
     if not name or len(name) > 100 or "," in name or not name.isprintable():
-        raise Invalid("a rule name has 1 to 100 printable characters and no comma")
+        raise Invalid("a rule name has 1 to 100 printable characters and no comma", field="name")
     steps = _steps(chain)
     rule, _ = ConversionRule.objects.update_or_create(
         name=name, defaults={"chain": conversion.chain_text(steps), "updated_by": str(actor)}

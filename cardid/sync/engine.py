@@ -186,19 +186,7 @@ def run(
         _apply(plan, actor)
         counts = plan.counts()
         if plan.generation is not None and not plan.generation.refused:
-            generated = generation.apply(plan.generation, actor=actor, label=f"sync {sync_run.pk}")
-            counts.update(
-                numbers_generated=generated.issued,
-                notifications=generated.notifications,
-                without_email=generated.without_email,
-                refused=generated.refused,
-            )
-            errors += [m for m in generated.messages if "skipped" not in m]
-            if generated.failed or generated.refused:
-                status = SyncRun.Status.FAILED
-                message = f"users synced, but {generated.failed} user(s) got no number" + (
-                    f": {generated.refused}" if generated.refused else ""
-                )
+            status, message = _generate(plan, actor, sync_run, counts, errors)
         return _end(sync_run, status, counts, errors, message, diff=_diff(plan))
     except CardidError as e:
         return _end(sync_run, SyncRun.Status.FAILED, {}, [], str(e))
@@ -210,6 +198,26 @@ def run(
         SyncLock.objects.filter(name=kind, holder=_holder(sync_run)).update(
             holder="", taken_at=None
         )
+
+
+def _generate(plan: Plan, actor: Actor, sync_run, counts: dict, errors: list[str]):
+    """Auto-generation, as planned, once the directory is applied; updates `counts` and
+    `errors` and returns the run's (status, message)."""
+    generated = generation.apply(plan.generation, actor=actor, label=f"sync {sync_run.pk}")
+    counts.update(
+        numbers_generated=generated.issued,
+        notifications=generated.notifications,
+        without_email=generated.without_email,
+        refused=generated.refused,
+    )
+    errors += generated.messages
+    if generated.failed or generated.refused:
+        refused = f": {generated.refused}" if generated.refused else ""
+        return (
+            SyncRun.Status.FAILED,
+            f"users synced, but {generated.failed} user(s) got no number{refused}",
+        )
+    return _outcome(plan)
 
 
 def _outdated(plan: Plan, expect: dict | None) -> str:
@@ -529,9 +537,25 @@ def _room_after(plan: Plan, policy, cards, key_to_id, gone: set[int], to_issue: 
 
 @transaction.atomic
 def _apply(plan: Plan, actor: Actor) -> None:
+    """The directory part of the plan, in one transaction: users, leavers, groups, then the
+    imported numbers through the card ledger (which judges them once more)."""
     now = timezone.now()
     at = db.adapt_datetime(now)
-    events: list[tuple[str, str, str]] = []
+    events = _apply_users(plan, now, at)
+    events += _apply_missing(plan, actor, now)
+    _apply_groups(plan)
+    audit.record_many(actor=actor, events=events, at=at)
+    if plan.card_changes:
+        uids = _ids({uk for uk, _, _ in plan.card_changes})
+        ledger.commit(
+            [ledger.Change(uids[uk], s, n) for uk, s, n in plan.card_changes],
+            actor=actor,
+            origin=Card.Origin.SYNCED,
+            action="card.synced",
+        )
+
+
+def _apply_users(plan: Plan, now, at) -> list[tuple[str, str, str]]:
     db.insert_rows(
         User,
         USER_ROW,
@@ -553,46 +577,52 @@ def _apply(plan: Plan, actor: Actor) -> None:
             for u in plan.create
         ],
     )
-    events += [("user.added", u.username, "") for u in plan.create]
-    if plan.update:
-        objs = []
-        for uid, u, changed in plan.update:
-            objs.append(
-                User(
-                    id=uid,
-                    username=u.username,
-                    username_key=username_key(u.username),
-                    full_name=u.full_name,
-                    email=u.email,
-                    department=u.department,
-                    office=u.office,
-                    enabled=True,
-                    source=plan.kind,
-                    updated_at=now,
-                )
+    events = [("user.added", u.username, "") for u in plan.create]
+    objs = []
+    for uid, u, changed in plan.update:
+        objs.append(
+            User(
+                id=uid,
+                username=u.username,
+                username_key=username_key(u.username),
+                full_name=u.full_name,
+                email=u.email,
+                department=u.department,
+                office=u.office,
+                enabled=True,
+                source=plan.kind,
+                updated_at=now,
             )
-            events.append(("user.updated", u.username, ", ".join(changed)))
-        User.objects.bulk_update(
-            objs, ["username", *DETAIL_FIELDS, "enabled", "source", "updated_at"], batch_size=500
         )
-    missing_ids = [uid for uid, _ in plan.missing]
-    if plan.missing_action == "disable" and missing_ids:
-        for part in db.chunked(missing_ids, 5000):
+        events.append(("user.updated", u.username, ", ".join(changed)))
+    User.objects.bulk_update(
+        objs, ["username", *DETAIL_FIELDS, "enabled", "source", "updated_at"], batch_size=500
+    )
+    return events
+
+
+def _apply_missing(plan: Plan, actor: Actor, now) -> list[tuple[str, str, str]]:
+    """Users gone from the source: disabled, or deleted with their numbers retired first
+    (a lost card must not open another account)."""
+    ids = [uid for uid, _ in plan.missing]
+    if plan.missing_action == "keep" or not ids:
+        return []
+    if plan.missing_action == "disable":
+        for part in db.chunked(ids, 5000):
             User.objects.filter(id__in=part).update(enabled=False, updated_at=now)
-        events += [("user.disabled", name, "gone from the source") for _, name in plan.missing]
-    elif plan.missing_action == "delete" and missing_ids:
-        # Their numbers are retired first, so a lost card cannot open another account.
-        held = ledger.held(missing_ids)
-        ledger.commit(
-            [ledger.Change(uid, s, None) for uid, s in held],
-            actor=actor,
-            origin=Card.Origin.SYNCED,
-            action="card.synced",
-        )
-        for part in db.chunked(missing_ids, 5000):
-            User.objects.filter(id__in=part).delete()
-        events += [("user.deleted", name, "gone from the source") for _, name in plan.missing]
-    # Groups and membership.
+        return [("user.disabled", name, "gone from the source") for _, name in plan.missing]
+    ledger.commit(
+        [ledger.Change(uid, s, None) for uid, s in ledger.held(ids)],
+        actor=actor,
+        origin=Card.Origin.SYNCED,
+        action="card.synced",
+    )
+    for part in db.chunked(ids, 5000):
+        User.objects.filter(id__in=part).delete()
+    return [("user.deleted", name, "gone from the source") for _, name in plan.missing]
+
+
+def _apply_groups(plan: Plan) -> None:
     Group.objects.bulk_create(
         [Group(name=n, name_key=group_key(n), source=plan.kind) for n in plan.groups_create],
         batch_size=500,
@@ -606,16 +636,6 @@ def _apply(plan: Plan, actor: Actor) -> None:
         uids = _ids({u for _, u in plan.members_add})
         db.insert_rows(
             Membership, ("user", "group"), [(uids[u], gids[g]) for g, u in plan.members_add]
-        )
-    audit.record_many(actor=actor, events=events, at=at)
-    # Card numbers from the source, through the ledger (it judges them once more).
-    if plan.card_changes:
-        uids = _ids({uk for uk, _, _ in plan.card_changes})
-        ledger.commit(
-            [ledger.Change(uids[uk], s, n) for uk, s, n in plan.card_changes],
-            actor=actor,
-            origin=Card.Origin.SYNCED,
-            action="card.synced",
         )
 
 

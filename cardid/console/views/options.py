@@ -161,7 +161,7 @@ def rule_save(request):
             messages.success(request, f"Rule {rule.name} saved: {rule.chain}")
             return redirect("console:options", slug="card-readers")
         except CardidError as e:
-            form.add_error("name" if str(e).startswith("a rule name") else "chain", str(e))
+            form.add_error(e.field if e.field in form.fields else None, str(e))
     page = PAGES["card-readers"]
     return _options(request, page, forms.OptionsForm(page), status=400, rule_form=form)
 
