@@ -69,6 +69,14 @@ class CardidCommand(BaseCommand):
     def print_json(self, data: Any) -> None:
         self.stdout.write(json.dumps(data, ensure_ascii=False, indent=1))
 
+    def first_line(self, path: str) -> str:
+        """The first line of a file (a password file), line ending stripped; Invalid when
+        there is none."""
+        lines = self.read_file(path).decode("utf-8", "replace").splitlines()
+        if not lines or not lines[0]:
+            raise CardidError(f"{path} is empty; put the password on its first line")
+        return lines[0]
+
     def read_file(self, path: str) -> bytes:
         if path == "-":
             return sys.stdin.buffer.read()

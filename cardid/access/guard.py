@@ -1,31 +1,84 @@
-"""The guard: failed credential checks (look-ups, log-ins, registrations) counted per client
-and per number or account in the database, so the limits hold across every server process.
-Every door asks it; none owns it."""
+"""The guard: one mechanism for every credential check — console and portal log-ins,
+self-registration, the portal's PIN change, PIN look-ups and look-ups — that counts
+failures in the database (so limits hold across every server process and machine) and
+refuses at once, never by making a request wait.
 
-import hashlib
-import time
+Failures are counted per subject (an account, or a number) and client *together*, and
+per client: failures from one address lock that address's attempts on that account, never
+the right credentials from another address, so nobody can lock someone else out. PINs
+also have a cap per number across all clients per day (SPEC §9). Counter keys are keyed
+digests: a dump of the table names no number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Max, Min, Q, Sum
 from django.utils import timezone
 
-from cardid import db
+from cardid import db, keyed
 from cardid.access.models import LookupCounter
 from cardid.config import services as config
 from cardid.directory.keys import username_key
-from cardid.errors import CardidError
+from cardid.errors import CardidError, NotFound
 
-# Wrong PINs for one number before that number is refused for the rest of the window.
-NUMBER_MAX_MISSES = 10
+LOG_IN = (5, 30, 15)  # failures per account and address, per address; minutes
 
 
-class TooManyMisses(CardidError):
-    """The client or the number is locked out until the window has passed."""
+class Locked(CardidError):
+    """Too many failures lately: refused without looking further, until `retry_after`
+    seconds have passed (the door sends HTTP 429 with Retry-After, a fault, a form error)."""
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+@dataclass(frozen=True)
+class Limit:
+    pair: int  # failures of one subject from one client (0: no subject)
+    client: int  # failures from one client, any subject
+    minutes: int  # the window
+    daily: int = 0  # failures of one subject from all clients in a day (0: no cap)
+    what: str = "attempts"
+
+
+def limit(kind: str) -> Limit:
+    """The limits of a kind of check, as the options say now."""
+    if kind in ("console", "password", "pin-change"):
+        pair, client, minutes = LOG_IN
+        return Limit(pair, client, minutes, what="failed log-ins")
+    o = config.get_many(
+        "api.lookup.max-misses",
+        "api.lookup.window-minutes",
+        "cards.pin.max-misses",
+        "cards.pin.max-misses-per-day",
+    )
+    minutes, misses = o["api.lookup.window-minutes"], o["api.lookup.max-misses"]
+    if kind == "pin":
+        return Limit(
+            o["cards.pin.max-misses"],
+            0,
+            minutes,
+            o["cards.pin.max-misses-per-day"],
+            "wrong PINs",
+        )
+    if kind == "register":
+        pair, client, _ = LOG_IN
+        return Limit(pair, client, minutes, what="refused registrations")
+    if kind == "lookup":
+        return Limit(0, misses, minutes, what="failed look-ups")
+    raise ValueError(f"unknown kind of check {kind!r}")
+
+
+# -- counting ---------------------------------------------------------------------------------
 
 
 def _bucket(now: datetime) -> datetime:
-    """Misses are counted per key in one-minute buckets (one row each)."""
+    """Failures are counted per key in one-minute buckets (one row each)."""
     return now.replace(second=0, microsecond=0)
 
 
@@ -34,127 +87,219 @@ def since(minutes: int) -> datetime:
     return _bucket(timezone.now()) - timedelta(minutes=minutes - 1)
 
 
-def _window() -> tuple[datetime, int, int]:
-    o = config.get_many("api.lookup.max-misses", "api.lookup.window-minutes")
-    minutes = o["api.lookup.window-minutes"]
-    return since(minutes), o["api.lookup.max-misses"], minutes
+def _today() -> datetime:
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _number_key(number: str) -> str:
-    return "number:" + hashlib.sha256(number.strip().lower().encode()).hexdigest()[:40]
+def _key(kind: str, scope: str, value: str) -> str:
+    return f"{kind}:{scope}:{keyed.digest(f'guard.{kind}', value)[:40]}"
+
+
+def _keys(kind: str, subject: str, client: str) -> dict[str, str]:
+    keys = {"client": _key(kind, "c", client)}
+    if subject:
+        keys["pair"] = _key(kind, "p", f"{subject}\x00{client}")
+        keys["subject"] = _key(kind, "s", subject)
+    return keys
 
 
 KEY = connection.ops.quote_name("key")
+SUM = (
+    f"SELECT COALESCE(SUM(misses), 0) FROM {LookupCounter._meta.db_table} "
+    f"WHERE {KEY} = %s AND window_start >= %s"
+)
 
 
 def misses(key: str, start: datetime) -> int:
-    table = LookupCounter._meta.db_table
-    row = db.fetch_one(
-        f"SELECT COALESCE(SUM(misses), 0) FROM {table} WHERE {KEY} = %s AND window_start >= %s",
-        [key, db.adapt_datetime(start)],
-    )
+    row = db.fetch_one(SUM, [key, db.adapt_datetime(start)])
     return int(row[0]) if row else 0
 
 
-def count_miss(key: str, window_start: datetime | None = None) -> int:
-    """Add one miss to `key`'s current bucket; returns the misses since `window_start`."""
+def _add(key: str, *, kind: str, account: str, client: str) -> None:
     bucket = _bucket(timezone.now())
-    window_start = window_start or bucket
     for _ in range(3):
-        n = LookupCounter.objects.filter(key=key, window_start=bucket).update(
+        if LookupCounter.objects.filter(key=key, window_start=bucket).update(
             misses=F("misses") + 1
-        )
-        if n:
-            break
+        ):
+            return
         try:
             with transaction.atomic():
-                LookupCounter.objects.create(key=key, window_start=bucket, misses=1)
-            break
+                LookupCounter.objects.create(
+                    key=key,
+                    window_start=bucket,
+                    misses=1,
+                    kind=kind,
+                    account=account[:150],
+                    client=client[:100],
+                )
+            return
         except IntegrityError:
             continue  # another process created it meanwhile: count again
-    return misses(key, window_start)
 
 
-def check_lookup(*, client: str, number: str, with_pin: bool) -> None:
-    """Refuse a look-up from a client past its misses, or of a number past its wrong PINs."""
-    start, max_misses, minutes = _window()
-    if misses(f"client:{client}"[:100], start) >= max_misses:
-        raise TooManyMisses(
-            f"too many failed look-ups from this client; try again after {minutes} minutes"
+def _until(key: str, start: datetime, allowed: int, minutes: int) -> int:
+    """Seconds until the failures of `key` since `start` fall below `allowed` again."""
+    total = 0
+    buckets = list(
+        LookupCounter.objects.filter(key=key, window_start__gte=start)
+        .order_by("-window_start")
+        .values_list("window_start", "misses")
+    )
+    for at, n in buckets:  # newest first: the bucket that brings the count to the limit
+        total += n
+        if total >= allowed:
+            return int((at + timedelta(minutes=minutes) - timezone.now()).total_seconds()) + 1
+    return 1
+
+
+# -- the checks -------------------------------------------------------------------------------
+
+
+def check(kind: str, *, client: str, subject: str = "") -> None:
+    """Refuse (Locked) when the client, or this subject from this client, or this subject
+    for the day, has failed too often; otherwise do nothing. Never waits."""
+    lim = limit(kind)
+    keys = _keys(kind, subject, client)
+    start = since(lim.minutes)
+    for scope, allowed in (("client", lim.client), ("pair", lim.pair)):
+        if allowed and scope in keys and misses(keys[scope], start) >= allowed:
+            wait = _until(keys[scope], start, allowed, lim.minutes)
+            raise Locked(f"too many {lim.what}; try again in {_words(wait)}", retry_after=wait)
+    if lim.daily and subject and misses(keys["subject"], _today()) >= lim.daily:
+        wait = int((_today() + timedelta(days=1) - timezone.localtime()).total_seconds()) + 1
+        raise Locked(
+            f"too many {lim.what} for this number today; try again tomorrow",
+            retry_after=wait,
         )
-    if with_pin and misses(_number_key(number), start) >= NUMBER_MAX_MISSES:
-        raise TooManyMisses(
-            f"too many failed look-ups of this number; try again after {minutes} minutes"
+
+
+def failed(kind: str, *, client: str, subject: str = "", account: str = "") -> bool:
+    """Count a failure against the client and the subject (`account`: whose it is, for the
+    lists and `unlock --user`). Returns True when it reached the subject's daily cap."""
+    lim = limit(kind)
+    keys = _keys(kind, subject, client)
+    account = username_key(account) if account else ""
+    for scope, key in keys.items():
+        if scope == "client" and not lim.client:
+            continue
+        if scope == "subject" and not lim.daily:
+            continue
+        _add(
+            key,
+            kind=kind,
+            # A client's own count belongs to no account; a number's daily one to no client.
+            account="" if scope == "client" else account,
+            client="" if scope == "subject" else client,
         )
+    return bool(lim.daily and subject and misses(keys["subject"], _today()) == lim.daily)
 
 
-def lookup_missed(*, client: str, number: str, with_pin: bool) -> int:
-    """Count a failed look-up against the client (and the number, for a wrong PIN); returns
-    the client's misses in the window."""
-    start, _, _ = _window()
-    n = count_miss(f"client:{client}"[:100], start)
-    if with_pin:
-        count_miss(_number_key(number), start)
-    return n
+def succeeded(kind: str, *, client: str, subject: str) -> None:
+    """The right credentials: this subject's failures from this client are forgiven."""
+    LookupCounter.objects.filter(key=_keys(kind, subject, client)["pair"]).delete()
 
 
-def failed_lookups() -> list[tuple[str, int]]:
-    """Clients with failed look-ups in the current window, most first."""
-    start, _, _ = _window()
+def _words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{(seconds + 59) // 60} minutes"
+
+
+# -- refusals of unauthenticated requests, in aggregate ----------------------------------------
+
+REFUSAL_MINUTES = 10
+
+
+def refusal(kind: str, *, client: str) -> bool:
+    """Count a refused unauthenticated request (a bad CSRF token, an unknown API token);
+    True for the first of its kind from this client in REFUSAL_MINUTES — the one the
+    caller records in the audit trail. The rest are counted, not recorded one by one."""
+    key = _key(f"refused-{kind}", "c", client)
+    first = misses(key, since(REFUSAL_MINUTES)) == 0
+    _add(key, kind=f"refused-{kind}", account="", client=client)
+    return first
+
+
+def refusals(minutes: int = 60) -> list[tuple[str, str, int]]:
+    """(kind, client, count) of refused unauthenticated requests in the last `minutes`."""
     rows = (
-        LookupCounter.objects.filter(window_start__gte=start, key__startswith="client:")
-        .values_list("key")
+        LookupCounter.objects.filter(kind__startswith="refused-", window_start__gte=since(minutes))
+        .values_list("kind", "client")
         .annotate(n=Sum("misses"))
         .order_by("-n")
     )
-    return [(k.removeprefix("client:"), n) for k, n in rows]
+    return [(k.removeprefix("refused-"), c, n) for k, c, n in rows]
 
 
-def check_client(client: str) -> None:
-    """Refuse a client past its misses (look-ups and failed registrations count alike)."""
-    start, max_misses, minutes = _window()
-    if misses(f"client:{client}"[:100], start) >= max_misses:
-        raise TooManyMisses(
-            f"too many failed attempts from this client; try again after {minutes} minutes"
-        )
+# -- what is locked, and lifting it ------------------------------------------------------------
 
 
-def count_client_miss(client: str) -> None:
-    count_miss(f"client:{client}"[:100])
+@dataclass(frozen=True)
+class Lock:
+    kind: str
+    account: str  # whose account or number ("" when the client alone is locked)
+    client: str  # "" when a number is locked for the day from every client
+    failures: int
+    until: datetime
 
 
-class LoginRefused(CardidError):
-    """A log-in refused: wrong credentials, or too many failures lately."""
-
-
-class LoginThrottle:
-    """Failed log-ins per account and per address, counted in the database (every server
-    process sees them); past a limit, log-ins wait out the window, and each failure is
-    slower than the last."""
-
-    def __init__(self, prefix: str, *, per_user: int = 5, per_address: int = 30, minutes=15):
-        self.prefix, self.per_user, self.per_address = prefix, per_user, per_address
-        self.minutes = minutes
-
-    def _keys(self, username: str, address: str) -> tuple[str, str]:
-        return (
-            f"{self.prefix}:user:{username_key(username)}"[:100],
-            f"{self.prefix}:addr:{address}"[:100],
-        )
-
-    def check(self, username: str, address: str) -> None:
-        ukey, akey = self._keys(username, address)
-        start = since(self.minutes)
-        if misses(ukey, start) >= self.per_user or misses(akey, start) >= self.per_address:
-            raise LoginRefused(
-                f"too many failed log-ins; wait {self.minutes} minutes and try again"
+def locks() -> list[Lock]:
+    """Everything refused right now, soonest to end first."""
+    found = []
+    kinds = ("console", "password", "pin-change", "register", "pin", "lookup")
+    for kind in kinds:
+        lim = limit(kind)
+        window = since(lim.minutes)
+        groups = [
+            ("c:", lim.client, window, timedelta(minutes=lim.minutes)),
+            ("p:", lim.pair, window, timedelta(minutes=lim.minutes)),
+            ("s:", lim.daily, _today(), None),
+        ]
+        for scope, allowed, start, span in groups:
+            if not allowed:
+                continue
+            rows = (
+                LookupCounter.objects.filter(
+                    kind=kind, key__startswith=f"{kind}:{scope}", window_start__gte=start
+                )
+                .values("key", "account", "client")
+                .annotate(n=Sum("misses"), first=Min("window_start"), last=Max("window_start"))
+                .filter(n__gte=allowed)
             )
+            for r in rows:
+                until = (
+                    _today() + timedelta(days=1)
+                    if span is None
+                    else timezone.now()
+                    + timedelta(seconds=_until(r["key"], start, allowed, lim.minutes))
+                )
+                found.append(Lock(kind, r["account"], r["client"], r["n"], until))
+    return sorted(found, key=lambda lock: lock.until)
 
-    def failed(self, username: str, address: str) -> None:
-        ukey, akey = self._keys(username, address)
-        count_miss(akey)
-        n = count_miss(ukey, since(self.minutes))
-        time.sleep(min(2.0, 0.2 * n))
 
-    def succeeded(self, username: str, address: str) -> None:
-        LookupCounter.objects.filter(key=self._keys(username, address)[0]).delete()
+def unlock(*, user: str = "", address: str = "") -> int:
+    """Forget the failures of an account (`user`: its log-ins, registrations and PINs)
+    or of a client (`address`: an address, or `token:NAME`); returns how many counters
+    went. NotFound when nothing was counted against it."""
+    if bool(user) == bool(address):
+        raise CardidError("name an account (--user) or a client (--address), one of them")
+    q = Q(account=username_key(user)) if user else Q(client=address.strip())
+    gone = LookupCounter.objects.filter(q).exclude(kind__startswith="refused-").delete()[0]
+    if not gone:
+        who = f"user {user!r}" if user else f"address {address!r}"
+        raise NotFound(f"nothing is locked or counted for {who}; `cardid access list` shows locks")
+    return gone
+
+
+def failures_by_client(kind: str = "lookup") -> list[tuple[str, int]]:
+    """Clients with failures of `kind` in its current window, most first."""
+    lim = limit(kind)
+    rows = (
+        LookupCounter.objects.filter(
+            kind=kind, key__startswith=f"{kind}:c:", window_start__gte=since(lim.minutes)
+        )
+        .values_list("client")
+        .annotate(n=Sum("misses"))
+        .order_by("-n")
+    )
+    return list(rows)

@@ -39,11 +39,16 @@ class ApiToken(models.Model):
 
 
 class LookupCounter(models.Model):
-    """Failed look-ups of one client, or of one number, in one window."""
+    """Failed credential checks of one key in one minute (cardid.access.guard): the key is a
+    keyed digest of the kind, the subject (an account or a number) and the client."""
 
-    key = models.CharField(max_length=100)  # "client:<token or address>" | "number:<hash>"
+    key = models.CharField(max_length=100)
     window_start = models.DateTimeField()
     misses = models.PositiveIntegerField(default=0)
+    # For the lists of locks and for unlocking; never a number.
+    kind = models.CharField(max_length=30, blank=True)
+    account = models.CharField(max_length=150, blank=True, db_index=True)
+    client = models.CharField(max_length=100, blank=True, db_index=True)
 
     class Meta:
         db_table = "api_lookupcounter"

@@ -1,14 +1,33 @@
-"""Password checks for card holders: the directory password (an LDAP bind, when the user
-comes from the LDAP source) or the local one. The portal, the console's directory
-administrators and self-registration all ask here."""
+"""Password checks for card holders — the directory password (an LDAP bind, when the user
+comes from the LDAP source) or the local one — and what ties a session to the password it
+was opened with. The portal, the console's directory administrators and self-registration
+all ask here.
+
+Every check does the same work whatever the account: one password hash (or the bind) for
+an unknown user, a user without a local password and a user with one alike, so the time
+of the answer says nothing about who exists."""
+
+import functools
 
 from django.contrib.auth.hashers import check_password, make_password
+from django.utils.crypto import salted_hmac
 
 from cardid.config import services as config
 from cardid.directory.models import User
 from cardid.directory.selectors import get_user
 from cardid.directory.sync import sources
-from cardid.errors import NotFound
+from cardid.errors import CardidError, NotFound
+
+
+class LoginRefused(CardidError):
+    """Wrong credentials: one message for every reason (no such account, no password, a
+    wrong one, a disabled account)."""
+
+
+@functools.cache
+def _decoy() -> str:
+    """A real hash to check against when there is none: the same cost as a real check."""
+    return make_password("cardid decoy password")
 
 
 def by_password(username: str, password: str) -> User | None:
@@ -17,10 +36,22 @@ def by_password(username: str, password: str) -> User | None:
     try:
         user = get_user(username or "")
     except NotFound:
-        make_password(password or "")  # the same work as for a real user
+        check_password(password or "", _decoy())
         return None
     if user.source == "ldap" and config.get("sync.source") == "ldap":
         return user if sources.current().authenticate(user.username, password or "") else None
-    return (
-        user if user.password_hash and check_password(password or "", user.password_hash) else None
-    )
+    if not user.password_hash:
+        check_password(password or "", _decoy())
+        return None
+    return user if check_password(password or "", user.password_hash) else None
+
+
+def decoy_check(password: str) -> None:
+    """The work of one password check, for a caller that has no account to check."""
+    check_password(password or "", _decoy())
+
+
+def session_hash(user: User) -> str:
+    """What a session of `user` keeps and compares on every request: a new local password
+    (set by anyone, through any door) gives another value, which ends the old sessions."""
+    return salted_hmac("cardid.session", f"{user.pk}:{user.password_hash}").hexdigest()

@@ -85,8 +85,13 @@ def revoke(*, name: str, actor: Actor) -> None:
 def listing(misses: list[tuple[str, int]] | None = None) -> list[tuple[ApiToken, int]]:
     """Every token by name, with its failed look-ups in the current window (`misses`: the
     counts of protection.failed_lookups() when the caller has them already)."""
-    by_client = dict(guard.failed_lookups() if misses is None else misses)
-    return [(t, by_client.get(f"token:{t.pk}", 0)) for t in ApiToken.objects.order_by("name")]
+    by_client = dict(guard.failures_by_client("lookup") if misses is None else misses)
+    return [(t, by_client.get(client(t)[:100], 0)) for t in ApiToken.objects.order_by("name")]
+
+
+def client(token: ApiToken) -> str:
+    """How the guard names a terminal or script: by its token (unique and never renamed)."""
+    return f"token:{token.name}"
 
 
 class Denied(Exception):
@@ -116,7 +121,23 @@ TOKEN_ROW = (
 
 
 def authenticate(key: str, *, address: str, need: str) -> ApiToken:
-    """The active token for `key`, allowed from `address`, whose scope covers `need`."""
+    """The active token for `key`, allowed from `address`, whose scope covers `need`.
+    Refusals without a valid token are counted per address, and only the first in a while
+    is written to the audit trail (a flood of bad requests cannot flood it)."""
+    try:
+        return _authenticate(key, address=address, need=need)
+    except Denied as e:
+        if e.status == 401 and guard.refusal("api-token", client=address):
+            audit.record(
+                actor=Actor(f"api:{address}"[:200], "api"),
+                action="api.token-refused",
+                detail=f"{e.message}; more refusals from this address in the next "
+                f"{guard.REFUSAL_MINUTES} minutes are counted, not recorded one by one",
+            )
+        raise
+
+
+def _authenticate(key: str, *, address: str, need: str) -> ApiToken:
     if not key:
         raise Denied(401, "an API token is required: Authorization: Bearer TOKEN")
     row = db.fetch_one(TOKEN_ROW, [db.adapt_datetime(timezone.now()), _hash(key)])

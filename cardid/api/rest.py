@@ -3,13 +3,13 @@
 from typing import Literal
 
 from django.http import FileResponse, HttpRequest
-from ninja import NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Query, Schema
 from ninja.security import HttpBearer
 
 from cardid.access import guard, tokens
 from cardid.access.models import ApiToken
 from cardid.audit.actor import Actor
-from cardid.cards import batches, generation, lookups, registration, rules
+from cardid.cards import batches, conversion, generation, lookups, registration, rules
 from cardid.cards import jobs as card_jobs
 from cardid.cards import services as cards
 from cardid.cards.errors import GenerationRefused
@@ -40,9 +40,8 @@ class TokenAuth(HttpBearer):
 
     def __call__(self, request):
         header = request.headers.get("Authorization", "")
-        if not header.lower().startswith("bearer "):
-            raise tokens.Denied(401, "an API token is required: Authorization: Bearer TOKEN")
-        return self.authenticate(request, header[7:].strip())
+        key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        return self.authenticate(request, key)
 
     def authenticate(self, request, token: str) -> ApiToken:
         return tokens.authenticate(token, address=client_address(request), need=self.need)
@@ -62,7 +61,7 @@ def denied(request, exc: tokens.Denied):
 
 # Each refusal's HTTP status, by its type (the most specific first).
 STATUS = [
-    (guard.TooManyMisses, 429),
+    (guard.Locked, 429),
     (NotFound, 404),
     (Conflict, 409),
     (Refused, 409),
@@ -73,7 +72,10 @@ STATUS = [
 @api.exception_handler(CardidError)
 def domain_error(request, exc: CardidError):
     status = next(code for kind, code in STATUS if isinstance(exc, kind))
-    return api.create_response(request, {"detail": str(exc)}, status=status)
+    response = api.create_response(request, {"detail": str(exc)}, status=status)
+    if isinstance(exc, guard.Locked):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 # -- schemas ----------------------------------------------------------------------------------
@@ -323,7 +325,7 @@ def lookup(request, body: LookupIn):
     """The user holding a number (either slot), checked against the PIN when one is given.
     An unknown number and a wrong PIN get the same 404."""
     user = lookups.lookup(
-        client=f"token:{request.auth.pk}",
+        client=tokens.client(request.auth),
         number=body.number,
         pin=body.pin,
         chain=request.auth.rule_chain,
@@ -356,7 +358,7 @@ def self_registration(request, body: RegistrationIn):
     (directory or local password, or a one-time code). Every refusal has the same answer."""
     try:
         user = registration.register(
-            client=f"token:{request.auth.pk}",
+            client=tokens.client(request.auth),
             reader_value=body.reader_value,
             chain=request.auth.rule_chain,
             username=body.username,
@@ -378,13 +380,13 @@ class RuleOut(Schema):
 
 
 class RuleIn(Schema):
-    chain: str
+    chain: str = Field(max_length=500)
 
 
 class ConvertIn(Schema):
-    value: str
-    rule: str = ""
-    chain: str = ""
+    value: str = Field(max_length=1000)
+    rule: str = Field("", max_length=100)
+    chain: str = Field("", max_length=500)
 
 
 class ConvertOut(Schema):
@@ -392,7 +394,7 @@ class ConvertOut(Schema):
 
 
 class DeriveIn(Schema):
-    pairs: list[tuple[str, str]]
+    pairs: list[tuple[str, str]] = Field(max_length=conversion.MAX_PAIRS)
 
 
 class DeriveOut(Schema):

@@ -192,9 +192,9 @@ class Api:
         self._auth(auth, "lookup")
         try:
             user = lookups.lookup(
-                client=f"token:{self.token.pk}", number=str(number), chain=self.token.rule_chain
+                client=tokens.client(self.token), number=str(number), chain=self.token.rule_chain
             )
-        except guard.TooManyMisses as e:
+        except guard.Locked as e:
             raise Fault(429, str(e)) from None
         except CardidError as e:  # the terminal's conversion rule cannot take the value
             raise Fault(400, str(e)) from None

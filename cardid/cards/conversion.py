@@ -8,7 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import product
 
+from cardid.patterns import PatternError, compile_pattern
+
 MAX_VALUE = 64
+MAX_PAIRS = 100  # samples a derivation takes: its work grows with them
 
 
 class ConversionError(ValueError):
@@ -95,9 +98,9 @@ def _substr(a: int, b: int | None) -> Step:
 
 def _regex(expr: str) -> Step:
     try:
-        pattern = re.compile(expr)
-    except re.error as e:
-        raise ConversionError(f"regex:{expr}: not a valid regular expression ({e})") from None
+        pattern = compile_pattern(expr)
+    except PatternError as e:
+        raise ConversionError(f"regex:{expr}: {e}") from None
 
     def apply(value: str) -> str:
         m = pattern.search(value)
@@ -177,6 +180,10 @@ def derive(pairs: list[tuple[str, str]], max_depth: int = 3) -> Derivation:
     """The shortest chain that maps every (reader value, card number) pair, if any."""
     if len(pairs) < 3:
         raise ConversionError("give three or more pairs of reader value and card number")
+    if len(pairs) > MAX_PAIRS:
+        raise ConversionError(
+            f"give at most {MAX_PAIRS} pairs ({len(pairs)} given); a few dozen tell as much"
+        )
     targets = {len(card) for _, card in pairs}
     candidates = [Step(n, f) for n, f in SIMPLE.items()] + [_pad(n) for n in sorted(targets)]
     best: list[tuple[int, str, str]] = []  # (pairs matched, chain, first failing pair)

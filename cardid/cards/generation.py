@@ -181,13 +181,14 @@ def apply(
         result.refused = p.refused
         return result
     policy = selectors.current_policy()
+    tally = ledger.Tally(policy)  # the numbers in use, counted once and then kept up
     if progress:
         progress(result)
     for chunk in _chunks(p.selection):
         # Each chunk finds its own users that already have a number, so a user given one
         # meanwhile is skipped, never numbered twice.
         try:
-            _chunk(chunk, p, policy, actor, origin, action, label, result)
+            _chunk(chunk, p, policy, tally, actor, origin, action, label, result)
         except GenerationRefused as e:
             # Another generation took the room meanwhile: what is issued stays, the rest
             # is refused with the bound's words.
@@ -249,7 +250,7 @@ def _check_expected(p: Plan, expect: dict) -> None:
         )
 
 
-def _chunk(chunk, p: Plan, policy, actor, origin, action, label, result: Result) -> None:
+def _chunk(chunk, p: Plan, policy, tally, actor, origin, action, label, result: Result) -> None:
     users = [(uid, name) for uid, name, _ in chunk]
     for _attempt in range(MAX_CHUNK_RETRIES):
         try:
@@ -264,6 +265,7 @@ def _chunk(chunk, p: Plan, policy, actor, origin, action, label, result: Result)
                     action=action,
                     notify=p.reason if p.notify else None,
                     label=label,
+                    tally=tally,
                 )
         except (IntegrityError, OperationalError) as e:
             # Another writer took a drawn number (or filled a blank slot) between our check

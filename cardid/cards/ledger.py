@@ -35,6 +35,7 @@ from cardid.directory.models import User
 from cardid.errors import CardidError
 
 CARD = Card._meta.db_table
+RETIRED = RetiredNumber._meta.db_table
 USER = User._meta.db_table
 RETIRED_ROW = ("number_hash", "keypad_length", "user", "slot", "retired_at")
 # One advisory lock for the number space: generation counts the numbers in use and inserts
@@ -229,6 +230,9 @@ def commit(
     if not changes:
         return []
     with transaction.atomic():
+        # Cards are inserted under the number-space lock, so that generation's tally sees
+        # them in the order of their ids (see Tally).
+        _lock_space()
         _lock_users(sorted({c.user_id for c in changes}))
         current = held(c.user_id for c in changes)
         found = problems(changes, checks=checks, current=current)
@@ -274,11 +278,13 @@ def issue(
     action: str = "card.generated",
     notify: str | None = None,
     label: str = "",
+    tally: Tally | None = None,
 ) -> tuple[list[int], int]:
     """Random numbers for these users in `slot` (only where blank, or replacing), in the
     caller's transaction; returns (ids of the users given one, how many were skipped).
     The guess bound is checked under the number-space lock together with the insert:
-    GenerationRefused when it would not hold."""
+    GenerationRefused when it would not hold. A run of many chunks passes one `tally`, so
+    that each chunk counts only the numbers added since the last."""
     _lock_space()
     current = held((uid for uid, _ in users), slot)
     skipped = 0
@@ -292,7 +298,7 @@ def issue(
         for uid, _ in users
         if (uid, slot) in current and current[(uid, slot)].keypad_length == policy.length
     )
-    check_room(policy, len(users), **replaced(policy, leaving))
+    (tally or Tally(policy)).check(len(users), **replaced(policy, leaving))
     # Hashing every candidate to check it against retired numbers is skipped when no number
     # of this length is in quarantine.
     check_retired = selectors.any_quarantined(policy.length)
@@ -315,6 +321,67 @@ def issue(
         names=dict(users),
     )
     return [uid for uid, _ in users], skipped
+
+
+class Tally:
+    """The numbers of the policy's length in use and in quarantine, for the chunks of one
+    generation. The first chunk counts them exactly (under the number-space lock); later
+    chunks add only the rows inserted since — by anyone: every insert of a card or a
+    retired number happens under the lock, in the order of their ids — which is an upper
+    bound, as removals only make room. Before refusing, it counts exactly again."""
+
+    def __init__(self, policy: Policy):
+        self.policy = policy
+        self.in_use = self.unavailable = 0
+        self.last_card = self.last_retired = None
+
+    def check(self, to_issue: int, *, in_use_delta: int = 0, unavailable_delta: int = 0) -> None:
+        exact = self.last_card is None
+        if exact:
+            self._count()
+        else:
+            self._add_since()
+        deltas = {"in_use_delta": in_use_delta, "unavailable_delta": unavailable_delta}
+        if not exact and not self._fits(to_issue, **deltas):
+            self._count()  # the bound says no: be sure before refusing
+        if not self._fits(to_issue, **deltas):
+            check_room(self.policy, to_issue, **deltas)  # refuses, naming the length to use
+
+    def _fits(self, to_issue: int, *, in_use_delta: int, unavailable_delta: int) -> bool:
+        length = self.policy.length
+        try:
+            self.policy.check_room(
+                in_use={length: self.in_use + in_use_delta},
+                to_issue=to_issue,
+                unavailable=self.unavailable + unavailable_delta,
+            )
+        except PolicyError:
+            return False
+        return True
+
+    def _count(self) -> None:
+        length = self.policy.length
+        self.in_use = selectors.in_use(length)
+        self.unavailable = selectors.quarantined_count(length)
+        self.last_card = db.fetch_one(f"SELECT COALESCE(MAX(id), 0) FROM {CARD}")[0]
+        self.last_retired = db.fetch_one(f"SELECT COALESCE(MAX(id), 0) FROM {RETIRED}")[0]
+
+    def _add_since(self) -> None:
+        length = self.policy.length
+        for table, last, attr in (
+            (CARD, self.last_card, "in_use"),
+            (RETIRED, self.last_retired, "unavailable"),
+        ):
+            added, top = db.fetch_one(
+                "SELECT COUNT(CASE WHEN keypad_length = %s THEN 1 END), COALESCE(MAX(id), 0) "
+                f"FROM {table} WHERE id > %s",
+                [length, last],
+            )
+            setattr(self, attr, getattr(self, attr) + added)
+            if table == CARD:
+                self.last_card = max(last, top)
+            else:
+                self.last_retired = max(last, top)
 
 
 def _lock_space() -> None:
@@ -398,7 +465,7 @@ def _write(
             RetiredNumber,
             RETIRED_ROW,
             (
-                (numbers.retired_hash(h.key), h.keypad_length, uid, s, at)
+                (selectors.retired_hash(h.key), h.keypad_length, uid, s, at)
                 for (uid, s), h in replaced
                 if h.key not in staying
             ),

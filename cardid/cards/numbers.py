@@ -43,8 +43,9 @@ def keypad_length(number: str) -> int | None:
     return len(number) if number.isascii() and number.isdigit() else None
 
 
-def retired_hash(number_key: str) -> str:
-    """How a retired number is kept: hashed, so a dump of that table lists no live numbers."""
+def digest(number_key: str) -> str:
+    """A plain SHA-256 of a number's key: the input of the keyed digest a retired number is
+    kept as (cardid.cards.selectors.retired_hash); never stored alone."""
     return hashlib.sha256(number_key.encode()).hexdigest()
 
 

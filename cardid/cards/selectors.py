@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 
-from cardid import db
+from cardid import db, keyed
 from cardid.cards import numbers
 from cardid.cards.models import Card, RetiredNumber
 from cardid.cards.policy import Policy, PolicyError
@@ -71,6 +71,12 @@ def in_use_by_length() -> dict[int, int]:
     return dict(rows)
 
 
+def retired_hash(number_key: str) -> str:
+    """How a retired number is kept: a keyed digest (HMAC with the server's secret), so a
+    dump of that table names no number — a plain hash of an 8-digit space would."""
+    return keyed.digest("retired", numbers.digest(number_key))
+
+
 def quarantine_days() -> int:
     """Days a retired number stays in quarantine (-1: for ever, 0: not at all)."""
     return config.get("cards.retired-quarantine-days")
@@ -101,7 +107,7 @@ def quarantined_keys(keys: list[str]) -> set[str]:
     """Those of `keys` that were retired and are still in quarantine."""
     if not keys or quarantine_days() == 0:
         return set()
-    by_hash = {numbers.retired_hash(k): k for k in keys}
+    by_hash = {retired_hash(k): k for k in keys}
     sql = f"SELECT number_hash FROM {RETIRED} WHERE number_hash IN_LIST"
     cutoff = quarantine_cutoff()
     after = []

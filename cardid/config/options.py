@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cardid import templating
+from cardid.patterns import PatternError, compile_pattern
 
 
 class OptionError(ValueError):
@@ -115,6 +116,16 @@ def _probability(value: float) -> str | None:
     return None
 
 
+def _pattern(value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        compile_pattern(value)
+    except PatternError as e:
+        return str(e)
+    return None
+
+
 def _quarantine(value: int) -> str | None:
     if value < -1:
         return "must be -1 (never reuse), 0 (reuse at once) or a number of days"
@@ -178,6 +189,23 @@ _ALL = [
     Option("cards.pin.min-length", "int", 4, "shortest PIN", minimum=1, maximum=32),
     Option("cards.pin.max-length", "int", 8, "longest PIN", minimum=1, maximum=32),
     Option(
+        "cards.pin.max-misses",
+        "int",
+        5,
+        "wrong PINs for one number from one client within the look-up window",
+        minimum=1,
+        maximum=1000,
+    ),
+    Option(
+        "cards.pin.max-misses-per-day",
+        "int",
+        20,
+        "wrong PINs for one number from all clients in a day; then its PIN look-ups wait "
+        "for the next day",
+        minimum=1,
+        maximum=100000,
+    ),
+    Option(
         "cards.self-registration",
         "choice",
         "off",
@@ -191,6 +219,14 @@ _ALL = [
         "minutes a one-time activation code stays valid",
         minimum=1,
         maximum=1440,
+    ),
+    Option(
+        "cards.self-registration.max-per-day",
+        "int",
+        3,
+        "cards one user may register at terminals in a day",
+        minimum=1,
+        maximum=100,
     ),
     # User/group sync.
     Option(
@@ -257,6 +293,7 @@ _ALL = [
         "str",
         "",
         "regular expression whose first group reshapes an imported card number",
+        check=_pattern,
     ),
     Option(
         "sync.card-conversion",

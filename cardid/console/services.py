@@ -13,8 +13,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.db.models import Count, Q
+from django.utils.crypto import constant_time_compare
 
 from cardid.access import guard, passwords
 from cardid.audit import services as audit
@@ -23,11 +23,11 @@ from cardid.cards import selectors as card_selectors
 from cardid.cards.models import Card
 from cardid.config import services as config
 from cardid.directory import selectors as directory
-from cardid.directory.models import Membership, SyncRun, User, group_key
+from cardid.directory.models import Membership, SyncRun, User, group_key, username_key
 from cardid.jobs.models import Job
 from cardid.notifications import services as notifications
 
-THROTTLE = guard.LoginThrottle("console")
+REFUSED = "the username or password is wrong"
 
 
 @dataclass(frozen=True)
@@ -37,52 +37,55 @@ class Admin:
     name: str
     kind: str  # local | directory
     pk: int
+    # Ties the session to the password it was opened with: a new password ends it.
+    session_hash: str = ""
 
     @property
     def actor(self) -> Actor:
         return Actor(self.name, "console")
 
     def as_session(self) -> list:
-        return [self.kind, self.pk]
+        return [self.kind, self.pk, self.session_hash]
 
 
 def login(*, username: str, password: str, address: str) -> Admin:
-    """The administrator these credentials belong to; LoginRefused (one message for every
-    reason, slower with each failure, locked after five) otherwise."""
+    """The administrator these credentials belong to. Refused (passwords.LoginRefused, one
+    message for every reason) otherwise; five failures for one account from one address,
+    or thirty from one address, refuse that address at once for the rest of the window
+    (guard.Locked) — the right password from another address still works."""
     username = (username or "").strip()
-    THROTTLE.check(username, address)
-    admin = _local(username, password) or _directory(username, password)
+    subject = username_key(username)
+    guard.check("console", client=address, subject=subject)
+    admin = _authenticate(username, password)
     if admin is None:
-        THROTTLE.failed(username, address)
+        guard.failed("console", client=address, subject=subject, account=username)
         audit.record(
             actor=Actor(f"console:{address}", "console"),
             action="console.login-failed",
             target=username[:150],
         )
-        raise guard.LoginRefused("the username or password is wrong")
-    THROTTLE.succeeded(username, address)
+        raise passwords.LoginRefused(REFUSED)
+    guard.succeeded("console", client=address, subject=subject)
     audit.record(actor=admin.actor, action="console.login", target=admin.name)
     return admin
 
 
-def _local(username: str, password: str) -> Admin | None:
+def _authenticate(username: str, password: str) -> Admin | None:
+    """Exactly one password check (or directory bind) whoever asks, so that the time of the
+    answer does not tell whether an administrator of that name exists."""
     account = get_user_model().objects.filter(username=username).first()
-    if account is None:
+    if account is not None and account.is_active and account.is_staff:
+        if account.check_password(password):
+            return Admin(account.username, "local", account.pk, account.get_session_auth_hash())
         return None
-    if account.is_active and account.is_staff and account.check_password(password):
-        return Admin(account.username, "local", account.pk)
-    return None
-
-
-def _directory(username: str, password: str) -> Admin | None:
     group = config.get("console.admin-group")
-    if not group or not username or not password:
-        make_password(password or "")  # the same work whichever way a log-in fails
+    if not group:
+        passwords.decoy_check(password)
         return None
     user = passwords.by_password(username, password)
     if user is None or not user.enabled or not _in_group(user, group):
         return None
-    return Admin(user.username, "directory", user.pk)
+    return Admin(user.username, "directory", user.pk, passwords.session_hash(user))
 
 
 def _in_group(user: User, group: str) -> bool:
@@ -91,20 +94,24 @@ def _in_group(user: User, group: str) -> bool:
 
 def from_session(value) -> Admin | None:
     """The administrator a session names, checked again on every request: a disabled account,
-    a removed member or a changed admin group loses the console at once."""
+    a removed member, a changed admin group or a new password loses the console at once."""
     try:
-        kind, pk = value
+        kind, pk, opened_with = value
     except (TypeError, ValueError):
         return None
+    admin = None
     if kind == "local":
         account = get_user_model().objects.filter(pk=pk, is_active=True, is_staff=True).first()
-        return Admin(account.username, "local", account.pk) if account else None
-    if kind == "directory":
+        if account:
+            admin = Admin(account.username, "local", account.pk, account.get_session_auth_hash())
+    elif kind == "directory":
         group = config.get("console.admin-group")
         user = User.objects.filter(pk=pk, enabled=True).first()
         if group and user and _in_group(user, group):
-            return Admin(user.username, "directory", user.pk)
-    return None
+            admin = Admin(user.username, "directory", user.pk, passwords.session_hash(user))
+    if admin is None or not constant_time_compare(admin.session_hash, str(opened_with)):
+        return None
+    return admin
 
 
 # -- dashboard -----------------------------------------------------------------------------
@@ -125,6 +132,8 @@ def dashboard() -> dict:
         "last_sync": SyncRun.objects.first(),
         "policy": policy_figures(),
         "sync_source": config.get("sync.source"),
+        # Cards whose PIN look-ups wait for tomorrow: too many wrong PINs today.
+        "pins_locked": sum(1 for lk in guard.locks() if lk.kind == "pin" and not lk.client),
     }
 
 
@@ -152,6 +161,44 @@ def search_users(query: str):
     query = (query or "").strip()
     holder = card_selectors.find_owner(query) if query and len(query) <= 64 else None
     return directory.list_users(search=query), holder
+
+
+# -- the guard's locks ------------------------------------------------------------------------
+
+LOCK_WORDS = {
+    "console": "Console log-in",
+    "password": "Log-in (portal, terminal)",
+    "pin-change": "Portal PIN change",
+    "register": "Card registration",
+    "pin": "PIN look-ups of a card",
+    "lookup": "Look-ups",
+}
+
+
+@dataclass(frozen=True)
+class LockRow:
+    what: str
+    account: str
+    client: str
+    failures: int
+    until: object
+
+
+def locks() -> list[LockRow]:
+    return [
+        LockRow(LOCK_WORDS.get(lk.kind, lk.kind), lk.account, lk.client, lk.failures, lk.until)
+        for lk in guard.locks()
+    ]
+
+
+def unlock(*, user: str, address: str, admin: Admin) -> int:
+    n = guard.unlock(user=user, address=address)
+    audit.record(
+        actor=admin.actor,
+        action="access.unlocked",
+        target=(f"user {user}" if user else f"address {address}")[:200],
+    )
+    return n
 
 
 # -- notifications -------------------------------------------------------------------------

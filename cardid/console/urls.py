@@ -10,6 +10,7 @@ urlpatterns = [
     path("", home.dashboard, name="dashboard"),
     path("login", home.login, name="login"),
     path("logout", home.logout, name="logout"),
+    path("options/security/unlock", options.unlock, name="unlock"),
     path("options/sync/test", options.sync_test, name="sync-test"),
     path("options/sync/run", options.sync_now, name="sync-now"),
     path("options/sync/apply/<int:pk>", options.sync_apply, name="sync-apply"),

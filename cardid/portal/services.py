@@ -15,29 +15,29 @@ from cardid.cards import services as cards
 from cardid.cards.errors import NumberTaken
 from cardid.cards.models import Card, NotifyReason
 from cardid.config import services as config
-from cardid.directory.models import User
+from cardid.directory.models import User, username_key
 from cardid.errors import Conflict, Invalid, Refused
 
-THROTTLE = guard.LoginThrottle("login")
-LoginRefused = guard.LoginRefused
 # The audit action of a number the user changed here; counted for the daily limit.
 SELF_SERVICE = "card.self-service"
 
 
 def login(*, username: str, password: str, address: str) -> User:
-    """The enabled user whose directory or local password this is; LoginRefused otherwise
-    (one message for every reason, after a delay that grows with the failures)."""
-    THROTTLE.check(username or "", address)
-    user = passwords.by_password(username, password) if username and password else None
+    """The enabled user whose directory or local password this is. Refused otherwise
+    (passwords.LoginRefused, one message for every reason, after the same work); past the
+    guard's limits for this account from this address, refused at once (guard.Locked)."""
+    subject = username_key(username or "")
+    guard.check("password", client=address, subject=subject)
+    user = passwords.by_password(username, password)
     if user is None or not user.enabled:
-        THROTTLE.failed(username or "", address)
+        guard.failed("password", client=address, subject=subject, account=username or "")
         audit.record(
             actor=Actor(f"portal:{address}", "portal"),
             action="portal.login-failed",
             target=(username or "")[:150],
         )
-        raise LoginRefused("the username or password is wrong")
-    THROTTLE.succeeded(username, address)
+        raise passwords.LoginRefused("the username or password is wrong")
+    guard.succeeded("password", client=address, subject=subject)
     audit.record(actor=Actor(user.username, "portal"), action="portal.login", target=user.username)
     return user
 
@@ -121,19 +121,22 @@ def enter(*, user: User, number: str) -> None:
         raise Invalid("that is your number already", field="number")
 
 
-@transaction.atomic
-def change_pin(*, user: User, current: str, new: str) -> None:
-    """Needs the current PIN (or, when there is none yet, the password)."""
+def change_pin(*, user: User, current: str, new: str, address: str) -> None:
+    """Needs the current PIN (or, when there is none yet, the password); wrong ones are
+    counted by the guard like failed log-ins of the account from this address."""
     if not config.get("portal.change-pin"):
         raise Refused("changing the PIN is switched off")
+    guard.check("pin-change", client=address, subject=user.username_key)
     ok = (
         cards.verify_pin(user, current)
         if user.pin_hash
         else passwords.by_password(user.username, current) is not None
     )
     if not ok:
+        guard.failed("pin-change", client=address, subject=user.username_key, account=user.username)
         audit.record(actor=actor(user), action="portal.pin-refused", target=user.username)
         raise Invalid("the current PIN (or password) is wrong", field="current")
+    guard.succeeded("pin-change", client=address, subject=user.username_key)
     cards.set_pin(username=user.username, pin=new, actor=actor(user))
 
 

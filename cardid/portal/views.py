@@ -4,8 +4,10 @@ from functools import wraps
 
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_http_methods
 
+from cardid.access import guard, passwords
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards import registration
@@ -37,9 +39,12 @@ def _features() -> dict:
 def portal_login_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        uid = request.session.get(SESSION_KEY)
+        uid, opened_with = request.session.get(SESSION_KEY) or (None, "")
         user = User.objects.filter(pk=uid, enabled=True).first() if uid else None
-        if user is None:
+        # A disabled user, or one whose password changed since, is logged out at once.
+        if user is None or not constant_time_compare(
+            passwords.session_hash(user), str(opened_with)
+        ):
             request.session.pop(SESSION_KEY, None)
             return redirect("portal:login")
         request.portal_user = user
@@ -60,7 +65,7 @@ def _page(request, template, **context):
 
 @require_http_methods(["GET", "POST"])
 def login(request):
-    error = ""
+    error, locked = "", None
     if request.method == "POST":
         try:
             user = services.login(
@@ -68,13 +73,19 @@ def login(request):
                 password=request.POST.get("password", ""),
                 address=request.META.get("REMOTE_ADDR", ""),
             )
+        except guard.Locked as e:
+            error, locked = str(e), e
         except CardidError as e:
             error = str(e)
         else:
             request.session.cycle_key()  # a new session id at log-in: no fixation
-            request.session[SESSION_KEY] = user.pk
+            request.session[SESSION_KEY] = [user.pk, passwords.session_hash(user)]
             return redirect("portal:home")
-    return _page(request, "login.html", error=error, username=request.POST.get("username", ""))
+    response = _page(request, "login.html", error=error, username=request.POST.get("username", ""))
+    if locked:
+        response.status_code = 429
+        response["Retry-After"] = str(locked.retry_after)
+    return response
 
 
 @require_http_methods(["POST"])
@@ -197,7 +208,10 @@ def change_pin(request):
         else:
             try:
                 services.change_pin(
-                    user=request.portal_user, current=request.POST.get("current", ""), new=new
+                    user=request.portal_user,
+                    current=request.POST.get("current", ""),
+                    new=new,
+                    address=request.META.get("REMOTE_ADDR", ""),
                 )
             except CardidError as e:
                 error = str(e)
@@ -224,12 +238,16 @@ def _result(request, error: str, done: str):
 
 
 def csrf_failure(request, reason=""):
-    """A cross-site or replayed post: refused, and recorded."""
+    """A cross-site or replayed post: refused, and counted; the first from an address in a
+    while is recorded in the audit trail, the rest only counted (no flood of rows)."""
     door = "console" if request.path.startswith("/admin/") else "portal"
-    audit.record(
-        actor=Actor(f"web:{request.META.get('REMOTE_ADDR', '')}", door),
-        action=f"{door}.csrf-refused",
-        target=request.path[:200],
-        detail=reason[:400],
-    )
+    address = request.META.get("REMOTE_ADDR", "")
+    if guard.refusal("csrf", client=address):
+        audit.record(
+            actor=Actor(f"web:{address}", door),
+            action=f"{door}.csrf-refused",
+            target=request.path[:200],
+            detail=f"{reason[:300]}; more refusals from this address in the next "
+            f"{guard.REFUSAL_MINUTES} minutes are counted, not recorded one by one",
+        )
     return render(request, "portal/csrf.html", {"reason": reason}, status=403)

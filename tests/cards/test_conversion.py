@@ -63,7 +63,7 @@ def test_regex_may_contain_commas():
         ("hex2dec", "XYZ", "not a hexadecimal value"),
         ("dec2hex", "12a", "not a decimal value"),
         ("frobnicate", "1", "unknown step 'frobnicate'"),
-        ("regex:(", "1", "not a valid regular expression"),
+        ("regex:(", "1", "not a regular expression that runs in linear time"),
         ("regex:^9(\\d+)", "123", "no match"),
         ("pad:x", "1", "pad needs a length"),
         ("", "1", "chain is empty"),

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cardid.audit.models import AuditEvent
-from cardid.cards import generation, lookups, numbers, selectors, services
+from cardid.cards import generation, lookups, selectors, services
 from cardid.cards.models import Card, RetiredNumber
 from cardid.config import services as config
 from cardid.errors import Conflict, Invalid, NotFound
@@ -66,7 +66,7 @@ def test_replaced_number_is_retired_and_audited_masked():
     services.set_number(username=alice.username, number="87654329", slot="primary", actor=ADMIN)
     services.set_number(username=alice.username, number="12121299", slot="primary", actor=ADMIN)
     retired = RetiredNumber.objects.get()
-    assert retired.number_hash == numbers.retired_hash("87654329")
+    assert retired.number_hash == selectors.retired_hash("87654329")
     details = list(AuditEvent.objects.values_list("detail", flat=True))
     assert "primary ******99" in details
     assert not any("87654329" in d or "12121299" in d for d in details)
@@ -173,7 +173,7 @@ def test_a_retired_number_is_never_generated_again_in_quarantine():
     RetiredNumber.objects.bulk_create(
         [
             RetiredNumber(
-                number_hash=numbers.retired_hash(str(n)),
+                number_hash=selectors.retired_hash(str(n)),
                 keypad_length=4,
                 slot="primary",
                 retired_at="2020-01-01T00:00Z",
@@ -200,7 +200,7 @@ def test_quarantined_numbers_are_not_drawn():
     RetiredNumber.objects.bulk_create(
         [
             RetiredNumber(
-                number_hash=numbers.retired_hash(n),
+                number_hash=selectors.retired_hash(n),
                 keypad_length=4,
                 slot="primary",
                 retired_at="2020-01-01T00:00Z",

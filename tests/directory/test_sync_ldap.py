@@ -7,7 +7,8 @@ import pytest
 import trustme
 
 from cardid.audit.models import AuditEvent
-from cardid.cards.models import Card
+from cardid.cards import selectors
+from cardid.cards.models import Card, RetiredNumber
 from cardid.config import services as config
 from cardid.directory.models import Group, SyncRun, User
 from cardid.notifications.models import OutboxMessage
@@ -141,10 +142,7 @@ def test_missing_users_can_be_deleted_and_their_numbers_retired(slapd):
     config.set_value(key="sync.guard.max-removal-percent", raw="50", actor=ADMIN)
     assert sync().counts["deleted"] == 1
     assert not User.objects.filter(username="bob").exists()
-    from cardid.cards import numbers
-    from cardid.cards.models import RetiredNumber
-
-    assert RetiredNumber.objects.filter(number_hash=numbers.retired_hash("777777")).exists()
+    assert RetiredNumber.objects.filter(number_hash=selectors.retired_hash("777777")).exists()
 
 
 def test_a_source_that_returns_no_users_stops_the_sync(slapd):

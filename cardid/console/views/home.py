@@ -4,7 +4,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cardid.access import guard
+from cardid.access import guard, passwords
 from cardid.console import forms, services
 from cardid.console.views.base import (
     SESSION_KEY,
@@ -19,7 +19,7 @@ from cardid.console.views.base import (
 @require_http_methods(["GET", "POST"])
 def login(request):
     form = forms.LoginForm(posted(request))
-    error = ""
+    error, locked = "", None
     if request.method == "POST" and form.is_valid():
         try:
             admin = services.login(
@@ -27,8 +27,10 @@ def login(request):
                 password=form.cleaned_data["password"],
                 address=request.META.get("REMOTE_ADDR", ""),
             )
-        except guard.LoginRefused as e:
+        except passwords.LoginRefused as e:
             error = str(e)
+        except guard.Locked as e:
+            error, locked = str(e), e
         else:
             request.session.cycle_key()  # a new session id at log-in: no fixation
             request.session[SESSION_KEY] = admin.as_session()
@@ -36,8 +38,11 @@ def login(request):
             if not target.startswith("/admin/") or target.startswith("//"):
                 target = reverse("console:dashboard")
             return redirect(target)
-    status = 400 if request.method == "POST" else 200
-    return render_page(request, "login.html", status=status, form=form, error=error)
+    status = 429 if locked else 400 if request.method == "POST" else 200
+    response = render_page(request, "login.html", status=status, form=form, error=error)
+    if locked:
+        response["Retry-After"] = str(locked.retry_after)
+    return response
 
 
 @require_POST

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cardid import templating
+from cardid.access import guard
 from cardid.cards import rules
 from cardid.cards.models import ConversionRule
 from cardid.console import forms, services
@@ -51,6 +52,9 @@ def _options(request, page, form, status=200, **extra):
     extra.setdefault("derive_form", forms.DeriveForm())
     if page.slug == "card-numbers":
         extra["figures"] = services.policy_figures()
+    if page.slug == "security":
+        extra["locks"] = services.locks()
+        extra["refusals"] = guard.refusals()
     if page.slug == "card-readers":
         extra["rules"] = ConversionRule.objects.order_by("name")
     if page.slug == "notifications":
@@ -65,6 +69,22 @@ def _action_result(request, slug, template_block, status, **extra):
         return render_page(request, f"partials/{template_block}.html", status=status, **extra)
     page = PAGES[slug]
     return _options(request, page, forms.OptionsForm(page), status=status, **extra)
+
+
+@admin_required
+@require_POST
+def unlock(request):
+    """Lift a lock of the guard (an account's, or an address's)."""
+    try:
+        n = services.unlock(
+            user=request.POST.get("user", ""),
+            address=request.POST.get("address", ""),
+            admin=request.admin,
+        )
+        messages.success(request, f"Unlocked ({n} counter(s) forgotten).")
+    except CardidError as e:
+        messages.error(request, str(e))
+    return redirect("console:options", slug="security")
 
 
 @admin_required

@@ -39,7 +39,7 @@ def api_tokens(request):
                 form.add_error(e.field if e.field in form.fields else None, str(e))
         if new_key is None:
             status = 400
-    misses = guard.failed_lookups()
+    misses = guard.failures_by_client("lookup")
     return render_page(
         request,
         "tokens.html",

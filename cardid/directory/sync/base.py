@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from cardid.directory.keys import username_key
 from cardid.errors import CardidError
+from cardid.patterns import PatternError, compile_pattern
 
 
 class SourceError(CardidError):
@@ -32,7 +32,7 @@ class Snapshot:
     warnings: list[str] = field(default_factory=list)
 
 
-def reshape(value: str, pattern: re.Pattern | None) -> str:
+def reshape(value: str, pattern) -> str:
     """A card value as imported: trimmed, then the regex's first group if one is set."""
     value = (value or "").strip()
     if not value or pattern is None:
@@ -43,13 +43,14 @@ def reshape(value: str, pattern: re.Pattern | None) -> str:
     return (m.group(1) if m.groups() else m.group(0)) or ""
 
 
-def compile_card_regex(text: str) -> re.Pattern | None:
+def compile_card_regex(text: str):
+    """The compiled card regex (RE2: linear time), None when blank, else SourceError."""
     if not text:
         return None
     try:
-        return re.compile(text)
-    except re.error as e:
-        raise SourceError(f"sync.ldap.card-regex is not a valid regular expression: {e}") from None
+        return compile_pattern(text)
+    except PatternError as e:
+        raise SourceError(f"sync.ldap.card-regex: {e}") from None
 
 
 def check_unique(users: list[SourceUser]) -> None:
