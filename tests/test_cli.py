@@ -24,12 +24,12 @@ def one_error_line(result):
 
 def test_init_creates_the_first_administrator_from_a_password_file(cli, tmp_path):
     pw = tmp_path / "pw"
-    pw.write_text("s3cret-Pass\r\nignored\n")
+    pw.write_text("s3cret-Passphrase\r\nignored\n")
     r = cli("init", "--admin", "root", "--password-file", str(pw))
     assert r.code == 0, r.err
     from django.contrib.auth import authenticate
 
-    assert authenticate(username="root", password="s3cret-Pass") is not None
+    assert authenticate(username="root", password="s3cret-Passphrase") is not None
     # Administrators are not card holders.
     assert json.loads(cli("users", "list", "--format", "json").out) == []
 

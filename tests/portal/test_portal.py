@@ -195,7 +195,7 @@ def test_wrong_passwords_are_refused_then_locked_out(client, ann):
         r = client.post("/user/login", {"username": "ann", "password": "guess"})
         assert r.status_code == 200 and b"username or password is wrong" in r.content
     r = client.post("/user/login", {"username": "ann", "password": PASSWORD})
-    assert r.status_code == 200 and b"too many failed log-ins" in r.content
+    assert r.status_code == 429 and b"too many failed log-ins" in r.content
     assert client.get("/user/").status_code == 302  # still not logged in
     # The lock is ann's: another account logs in from the same browser...
     make_user(username="bob")
