@@ -13,7 +13,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.utils.crypto import salted_hmac
 
 from cardid.config import services as config
-from cardid.directory.models import User
+from cardid.directory.models import User, username_key
 from cardid.directory.selectors import get_user
 from cardid.directory.sync import sources
 from cardid.errors import CardidError, NotFound
@@ -31,17 +31,30 @@ def _decoy() -> str:
 
 
 def by_password(username: str, password: str) -> User | None:
-    """The user whose directory or local password this is; None otherwise, after the same
-    work."""
+    """The enabled or disabled user whose directory or local password this is; None
+    otherwise, after the same work. On Active Directory, the userPrincipalName
+    (ann@example.org) names the user too."""
+    ldap = config.get("sync.source") == "ldap"
     try:
         user = get_user(username or "")
     except NotFound:
-        check_password(password or "", _decoy())
+        user = None
+    if user is None and ldap and "@" in (username or ""):
+        canonical = sources.current().authenticate(username, password or "")
+        if canonical:
+            return User.objects.filter(username_key=username_key(canonical)).first()
+        decoy_check(password)
         return None
-    if user.source == "ldap" and config.get("sync.source") == "ldap":
-        return user if sources.current().authenticate(user.username, password or "") else None
+    if user is None:
+        decoy_check(password)
+        return None
+    if user.source == "ldap" and ldap:
+        if sources.current().authenticate(user.username, password or ""):
+            return user
+        decoy_check(password)  # a refused bind takes as long as a wrong local password
+        return None
     if not user.password_hash:
-        check_password(password or "", _decoy())
+        decoy_check(password)
         return None
     return user if check_password(password or "", user.password_hash) else None
 

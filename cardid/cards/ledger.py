@@ -319,6 +319,7 @@ def issue(
         notify=notify,
         label=label,
         names=dict(users),
+        drawn_length=policy.length,
     )
     return [uid for uid, _ in users], skipped
 
@@ -434,11 +435,17 @@ def _write(
     notify: str | None,
     label: str,
     names: dict[int, str] | None = None,
+    drawn_length: int = 0,
 ) -> list[tuple[tuple[int, str], str | None]]:
     """Write the slots of `final` that differ from `current`; returns them ((user, slot),
-    number)."""
+    number). `drawn_length`: the new numbers are drawn digits of that length (their key is
+    themselves), so bulk generation skips working that out per number."""
     get = current.get
-    changed = [(k, n) for k, n in final.items() if ((h := get(k)) and h.number) != n]
+    changed = (
+        list(final.items())
+        if not current
+        else [(k, n) for k, n in final.items() if ((h := get(k)) and h.number) != n]
+    )
     if not changed:
         return []
     at = db.adapt_datetime(timezone.now())
@@ -470,22 +477,37 @@ def _write(
                 if h.key not in staying
             ),
         )
-    cards, events, announced = [], [], {}
     suffix = f" ({label})" if label else ""
     who = actor.name[:200]
-    key, keypad_length, name_of = numbers.key, numbers.keypad_length, names.get
-    for (uid, s), n in changed:
-        if n is None:
-            events.append(("card.cleared", name_of(uid, ""), s))
-            continue
-        k = key(n)
-        moved = own.get((uid, k)) if own else None
-        cards.append((uid, s, n, k, keypad_length(n), moved.origin if moved else origin, at, who))
-        events.append(
-            (action if moved is None else "card.moved", name_of(uid, ""), f"{s} {mask(n)}{suffix}")
-        )
-        if moved is None:
+    name_of = names.get
+    if drawn_length and not own:
+        # Bulk generation: every number new, drawn, of one length (one comprehension each).
+        cards = [(uid, s, n, n, drawn_length, origin, at, who) for (uid, s), n in changed]
+        events = [(action, name_of(uid, ""), f"{s} {mask(n)}{suffix}") for (uid, s), n in changed]
+        announced: dict[str, list[int]] = {}
+        for (uid, s), _ in changed:
             announced.setdefault(s, []).append(uid)
+    else:
+        cards, events, announced = [], [], {}
+        key, keypad_length = numbers.key, numbers.keypad_length
+        for (uid, s), n in changed:
+            if n is None:
+                events.append(("card.cleared", name_of(uid, ""), s))
+                continue
+            k = key(n)
+            moved = own.get((uid, k)) if own else None
+            cards.append(
+                (uid, s, n, k, keypad_length(n), moved.origin if moved else origin, at, who)
+            )
+            events.append(
+                (
+                    action if moved is None else "card.moved",
+                    name_of(uid, ""),
+                    f"{s} {mask(n)}{suffix}",
+                )
+            )
+            if moved is None:
+                announced.setdefault(s, []).append(uid)
     db.insert_rows(Card, CARD_ROW, cards)
     audit.record_many(actor=actor, events=events, at=at)
     for s, uids in announced.items():

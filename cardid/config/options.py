@@ -244,6 +244,15 @@ _ALL = [
     ),
     Option("sync.import-card-numbers", "bool", True, "take card numbers from the source"),
     Option(
+        "sync.import-disabled",
+        "bool",
+        False,
+        "also import accounts the directory marks disabled (they are synced disabled: no "
+        "number looks up, no log-in, no notification); off: accounts new to cardid that are "
+        "disabled are left out. A known user disabled in the directory is always disabled "
+        "here",
+    ),
+    Option(
         "sync.missing-users",
         "choice",
         "keep",
@@ -288,6 +297,13 @@ _ALL = [
             "secondary-card",
         )
     ],
+    Option(
+        "sync.ldap.attr.disabled",
+        "str",
+        "",
+        "attribute that marks a disabled account (blank: the preset's — userAccountControl on "
+        "Active Directory, none on OpenLDAP; e.g. nsAccountLock or pwdAccountLockedTime)",
+    ),
     Option(
         "sync.ldap.card-regex",
         "str",

@@ -274,6 +274,8 @@ def _precheck(msg: OutboxMessage, numbers) -> tuple[str, str] | None:
     user = msg.user
     if user is None:
         return Status.CANCELLED, "the user was deleted before sending"
+    if not user.enabled:
+        return Status.CANCELLED, "the user was disabled before sending"
     if (user.id, msg.slot) not in numbers:
         return Status.CANCELLED, f"the {msg.slot} number was cleared before sending"
     if not user.email:

@@ -126,17 +126,20 @@ def change_pin(*, user: User, current: str, new: str, address: str) -> None:
     counted by the guard like failed log-ins of the account from this address."""
     if not config.get("portal.change-pin"):
         raise Refused("changing the PIN is switched off")
-    guard.check("pin-change", client=address, subject=user.username_key)
+    # Without a PIN the password is asked: its failures count as failed log-ins, so this
+    # form is no second way to guess the password.
+    kind = "pin-change" if user.pin_hash else "password"
+    guard.check(kind, client=address, subject=user.username_key)
     ok = (
         cards.verify_pin(user, current)
         if user.pin_hash
         else passwords.by_password(user.username, current) is not None
     )
     if not ok:
-        guard.failed("pin-change", client=address, subject=user.username_key, account=user.username)
+        guard.failed(kind, client=address, subject=user.username_key, account=user.username)
         audit.record(actor=actor(user), action="portal.pin-refused", target=user.username)
         raise Invalid("the current PIN (or password) is wrong", field="current")
-    guard.succeeded("pin-change", client=address, subject=user.username_key)
+    guard.succeeded(kind, client=address, subject=user.username_key)
     cards.set_pin(username=user.username, pin=new, actor=actor(user))
 
 

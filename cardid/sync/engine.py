@@ -67,6 +67,10 @@ class Plan:
     members_add: set[tuple[str, str]] = field(default_factory=set)  # (group key, user key)
     members_remove: set[tuple[int, int]] = field(default_factory=set)  # (group id, user id)
     card_changes: list[tuple[str, str, str]] = field(default_factory=list)  # (ukey, slot, no.)
+    # Users the directory itself marks disabled: existing ones are disabled here (id, name);
+    # new ones are left out unless sync.import-disabled says otherwise.
+    disabled_in_source: list[tuple[int, str]] = field(default_factory=list)
+    left_out_disabled: int = 0
     # Auto-generation: the primary numbers the sync will issue once the directory is applied.
     generation: generation.Plan | None = None
     errors: list[str] = field(default_factory=list)
@@ -77,11 +81,14 @@ class Plan:
         removed = len(self.missing) if self.missing_action != "keep" else 0
         gen = self.generation.figures() if self.generation else {}
         stopped = self.refused is not None
+        missing_disabled = removed if self.missing_action == "disable" else 0
         return {
             "in_source": self.in_source,
             "added": len(self.create),
             "updated": len(self.update),
-            "disabled": removed if self.missing_action == "disable" else 0,
+            "disabled": missing_disabled + len(self.disabled_in_source),
+            "disabled_in_source": len(self.disabled_in_source),
+            "left_out_disabled": self.left_out_disabled,
             "deleted": removed if self.missing_action == "delete" else 0,
             "kept_missing": len(self.missing) if self.missing_action == "keep" else 0,
             "groups_added": len(self.groups_create),
@@ -139,6 +146,7 @@ def run(
         "sync.missing-users",
         "sync.guard.max-removal-percent",
         "sync.import-card-numbers",
+        "sync.import-disabled",
         "sync.auto-generate-primary-when-blank",
         "notify.card-auto-generated",
     )
@@ -281,13 +289,19 @@ def _guard(plan: Plan, found: int, max_percent: int) -> str | None:
             "sync stopped: the source returned no users; check the source and its "
             "filter (nothing was changed)"
         )
-    if plan.missing_action == "keep" or not plan.missing:
+    # Users gone from the source (disabled or deleted) and users the directory now marks
+    # disabled count alike: a wrong filter or attribute must not switch off a whole school.
+    gone = len(plan.missing) if plan.missing_action != "keep" else 0
+    removed = gone + len(plan.disabled_in_source)
+    if not removed:
         return None
-    share = 100 * len(plan.missing) / max(plan.base, 1)
+    share = 100 * removed / max(plan.base, 1)
     if share > max_percent:
-        verb = "disabled" if plan.missing_action == "disable" else "deleted"
+        verb = "deleted" if plan.missing_action == "delete" and gone else "disabled"
+        if plan.missing_action == "delete" and gone and plan.disabled_in_source:
+            verb = "disabled or deleted"
         return (
-            f"sync stopped: {share:.0f}% of users would be {verb} ({len(plan.missing)} of "
+            f"sync stopped: {share:.0f}% of users would be {verb} ({removed} of "
             f"{plan.base}; guard is {max_percent}%); run with --dry-run to see them, or "
             "raise sync.guard.max-removal-percent (nothing was changed)"
         )
@@ -311,13 +325,19 @@ class Existing:
 def _plan(snapshot, kind: str, opts: dict) -> Plan:
     plan = Plan(kind=kind, missing_action=opts["sync.missing-users"])
     plan.in_source = len(snapshot.users)
-    incoming = {username_key(u.username): u for u in snapshot.users}
     existing: dict[str, Existing] = {}
     for uid, key, username, *details, enabled, source in User.objects.values_list(
         "id", "username_key", "username", *DETAIL_FIELDS, "enabled", "source"
     ).iterator(chunk_size=5000):
         existing[key] = Existing(uid, username, tuple(details), enabled, source)
     plan.base = sum(1 for e in existing.values() if e.source == kind and e.enabled)
+    incoming = {}
+    for u in snapshot.users:
+        key = username_key(u.username)
+        if not u.enabled and not opts["sync.import-disabled"] and key not in existing:
+            plan.left_out_disabled += 1  # a disabled account cardid never knew: left out
+            continue
+        incoming[key] = u
     for key, u in incoming.items():
         e = existing.get(key)
         if e is None:
@@ -329,8 +349,10 @@ def _plan(snapshot, kind: str, opts: dict) -> Plan:
         ]
         if e.username != u.username:
             changed.append("username")
-        if not e.enabled:
-            changed.append("enabled")
+        if e.enabled != u.enabled:
+            changed.append("enabled" if u.enabled else "disabled")
+            if not u.enabled:
+                plan.disabled_in_source.append((e.id, u.username))
         if e.source != kind:
             changed.append("source")
         if changed:
@@ -471,7 +493,7 @@ def _plan_generation(
     of the source whose primary slot is still blank once the imported numbers are in,
     judged against the guess bound as the numbers in use will stand then."""
     gone = {uid for uid, _ in plan.missing} if plan.missing_action != "keep" else set()
-    emails = {key: u.email for key, u in incoming.items()}
+    emails = {key: u.email for key, u in incoming.items() if u.enabled}
     for key, e in existing.items():
         if key not in incoming and e.source == plan.kind and e.enabled and e.id not in gone:
             emails[key] = e.details[1]  # kept although gone from the source
@@ -567,7 +589,7 @@ def _apply_users(plan: Plan, now, at) -> list[tuple[str, str, str]]:
                 u.email,
                 u.department,
                 u.office,
-                True,
+                u.enabled,
                 plan.kind,
                 "",
                 "",
@@ -577,7 +599,10 @@ def _apply_users(plan: Plan, now, at) -> list[tuple[str, str, str]]:
             for u in plan.create
         ],
     )
-    events = [("user.added", u.username, "") for u in plan.create]
+    events = [
+        ("user.added", u.username, "" if u.enabled else "disabled in the directory")
+        for u in plan.create
+    ]
     objs = []
     for uid, u, changed in plan.update:
         objs.append(
@@ -589,11 +614,13 @@ def _apply_users(plan: Plan, now, at) -> list[tuple[str, str, str]]:
                 email=u.email,
                 department=u.department,
                 office=u.office,
-                enabled=True,
+                enabled=u.enabled,
                 source=plan.kind,
                 updated_at=now,
             )
         )
+        if "disabled" in changed:
+            events.append(("user.disabled", u.username, "disabled in the directory"))
         events.append(("user.updated", u.username, ", ".join(changed)))
     User.objects.bulk_update(
         objs, ["username", *DETAIL_FIELDS, "enabled", "source", "updated_at"], batch_size=500

@@ -23,6 +23,7 @@ class SourceUser:
     office: str = ""
     primary: str = ""
     secondary: str = ""
+    enabled: bool = True  # False: the account is disabled in the directory
 
 
 @dataclass

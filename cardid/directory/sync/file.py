@@ -15,6 +15,7 @@ COLUMNS = {
     "primary-card": "primary",
     "secondary-card": "secondary",
 }
+EXTRA = ("disabled", "groups")  # disabled: true for an account disabled in the directory
 
 
 class FileSource:
@@ -52,13 +53,13 @@ class FileSource:
         if "username" not in header:
             raise SourceError(
                 f"{self.path}: the header has no 'username' column; the columns "
-                "are " + ", ".join([*COLUMNS, "groups"])
+                "are " + ", ".join([*COLUMNS, *EXTRA])
             )
-        unknown = [h for h in header if h not in COLUMNS and h != "groups"]
+        unknown = [h for h in header if h not in COLUMNS and h not in EXTRA]
         if unknown:
             raise SourceError(
                 f"{self.path}: unknown column(s) {', '.join(unknown)}; the "
-                "columns are " + ", ".join([*COLUMNS, "groups"])
+                "columns are " + ", ".join([*COLUMNS, *EXTRA])
             )
         snap = Snapshot()
         for lineno, row in enumerate(reader, start=2):
@@ -71,6 +72,13 @@ class FileSource:
                 )
             cells = dict(zip(header, (c.strip() for c in row), strict=True))
             user = SourceUser(**{attr: cells.get(col, "") for col, attr in COLUMNS.items()})
+            disabled = cells.get("disabled", "").lower()
+            if disabled not in ("", "true", "yes", "1", "false", "no", "0"):
+                raise SourceError(
+                    f"{self.path}, line {lineno}: disabled is {disabled!r}; write true or "
+                    "false (or leave it empty); nothing was changed"
+                )
+            user.enabled = disabled not in ("true", "yes", "1")
             user.primary, user.secondary = (
                 reshape(user.primary, None),
                 reshape(user.secondary, None),

@@ -1,4 +1,15 @@
-"""The LDAP / Active Directory source (ldap3: paged search, LDAPS or StartTLS)."""
+"""The LDAP / Active Directory source (ldap3: paged search, LDAPS or StartTLS).
+
+Active Directory as it is: an account whose userAccountControl has the ACCOUNTDISABLE bit
+(on OpenLDAP, a configured attribute such as nsAccountLock or pwdAccountLockedTime) is
+reported disabled; a group's members include, transitively, the members of the groups it
+contains (nested groups, cycles safe), resolved from the one search that reads every group
+— no search per member; multi-valued attributes that the server returns in ranges
+(`member;range=0-1499`, past 1,500 values on AD) are read whole (ldap3's auto_range).
+The AD preset's user filter, `(&(objectCategory=person)(objectClass=user))`, takes every
+person account, built-in ones (Administrator, Guest, krbtgt) included; the disabled ones
+among them are left out or synced disabled as sync.import-disabled says — nothing else is
+filtered silently."""
 
 from __future__ import annotations
 
@@ -7,6 +18,7 @@ from dataclasses import dataclass
 
 import ldap3
 from ldap3.core import exceptions as lx
+from ldap3.utils.conv import escape_filter_chars
 
 from cardid.directory.sync.base import Snapshot, SourceError, SourceUser, reshape
 
@@ -34,6 +46,7 @@ PRESETS = {
             "office": "physicalDeliveryOfficeName",
             "primary-card": "pager",
             "secondary-card": NONE,
+            "disabled": "userAccountControl",
         },
         member_attrs=("member",),
     ),
@@ -50,6 +63,7 @@ PRESETS = {
             "office": "physicalDeliveryOfficeName",
             "primary-card": "employeeNumber",
             "secondary-card": NONE,
+            "disabled": NONE,
         },
         member_attrs=("member", "uniqueMember", "memberUid"),
     ),
@@ -63,8 +77,10 @@ FIELDS = (
     "office",
     "primary-card",
     "secondary-card",
+    "disabled",
 )
 PAGE = 500
+ACCOUNTDISABLE = 0x2  # the bit of userAccountControl that marks a disabled AD account
 
 
 @dataclass
@@ -102,22 +118,25 @@ class LdapSource:
             )
 
     # -- connection -----------------------------------------------------------------------
-    def connect(self) -> ldap3.Connection:
+    def _server(self) -> ldap3.Server:
         cfg = self.cfg
         tls = ldap3.Tls(
             validate=ssl.CERT_REQUIRED if cfg.verify else ssl.CERT_NONE,
             ca_certs_file=cfg.ca_file or None,
         )
+        return ldap3.Server(
+            cfg.url,
+            use_ssl=cfg.url.lower().startswith("ldaps://"),
+            tls=tls,
+            get_info=ldap3.NONE,
+            connect_timeout=cfg.timeout,
+        )
+
+    def connect(self) -> ldap3.Connection:
+        cfg = self.cfg
         try:
-            server = ldap3.Server(
-                cfg.url,
-                use_ssl=cfg.url.lower().startswith("ldaps://"),
-                tls=tls,
-                get_info=ldap3.NONE,
-                connect_timeout=cfg.timeout,
-            )
             conn = ldap3.Connection(
-                server,
+                self._server(),
                 user=cfg.bind_dn or None,
                 password=cfg.bind_password or None,
                 receive_timeout=cfg.timeout,
@@ -156,51 +175,44 @@ class LdapSource:
         finally:
             conn.unbind()
 
-    def authenticate(self, username: str, password: str) -> bool:
-        """Whether `password` is the directory password of `username` (a simple bind as the
-        user's entry; the password is not kept)."""
+    def authenticate(self, username: str, password: str) -> str | None:
+        """The directory's username of the account whose password this is (a simple bind
+        as the user's entry; the password is not kept), or None. On Active Directory the
+        userPrincipalName (ann@example.org) works too; a disabled account never does."""
         if not password:
-            return False  # an empty password would be an anonymous bind, which "succeeds"
-        from ldap3.utils.conv import escape_filter_chars
-
+            return None  # an empty password would be an anonymous bind, which "succeeds"
+        attr = self.attrs["username"]
+        wanted = [attr] + ([self.attrs["disabled"]] if self.attrs["disabled"] != NONE else [])
+        who = f"({attr}={escape_filter_chars(username)})"
+        if self.cfg.preset == "ad" and "@" in username:
+            who = f"(|{who}(userPrincipalName={escape_filter_chars(username)}))"
         conn = self.connect()
         try:
-            flt = (
-                f"(&{self._user_filter()}"
-                f"({self.attrs['username']}={escape_filter_chars(username)}))"
-            )
-            dns = [
-                e["dn"]
+            found = [
+                (e["dn"], _first(e["attributes"].get(attr)), self._enabled(e["attributes"]))
                 for base in self.bases
-                for e in self._search(conn, base, flt, [self.attrs["username"]], limit=2)
+                for e in self._search(conn, base, f"(&{self._user_filter()}{who})", wanted, 2)
                 if e.get("type") == "searchResEntry"
             ]
         finally:
             conn.unbind()
-        if len(dns) != 1:
-            return False
-        cfg = self.cfg
-        tls = ldap3.Tls(
-            validate=ssl.CERT_REQUIRED if cfg.verify else ssl.CERT_NONE,
-            ca_certs_file=cfg.ca_file or None,
-        )
-        server = ldap3.Server(
-            cfg.url,
-            use_ssl=cfg.url.lower().startswith("ldaps://"),
-            tls=tls,
-            get_info=ldap3.NONE,
-            connect_timeout=cfg.timeout,
-        )
+        if len(found) != 1 or not found[0][2]:
+            return None
+        dn, canonical, _ = found[0]
         user_conn = ldap3.Connection(
-            server, user=dns[0], password=password, receive_timeout=cfg.timeout, read_only=True
+            self._server(),
+            user=dn,
+            password=password,
+            receive_timeout=self.cfg.timeout,
+            read_only=True,
         )
         try:
             user_conn.open()
-            if cfg.starttls and not cfg.url.lower().startswith("ldaps://"):
+            if self.cfg.starttls and not self.cfg.url.lower().startswith("ldaps://"):
                 user_conn.start_tls()
-            return bool(user_conn.bind())
+            return canonical if user_conn.bind() else None
         except lx.LDAPException:
-            return False
+            return None
         finally:
             try:
                 user_conn.unbind()
@@ -260,6 +272,7 @@ class LdapSource:
                     office=_first(values.get(self.attrs["office"])),
                     primary=self._card(values, "primary-card"),
                     secondary=self._card(values, "secondary-card"),
+                    enabled=self._enabled(values),
                 )
                 snap.users.append(user)
                 by_dn[entry["dn"].lower()] = username
@@ -268,30 +281,88 @@ class LdapSource:
                 f"{missing} entr(y/ies) without the username attribute "
                 f"{self.attrs['username']} were skipped"
             )
+        self._fetch_groups(conn, snap, by_dn)
+        return snap
+
+    def _fetch_groups(self, conn, snap: Snapshot, by_dn: dict[str, str]) -> None:
+        """Every group with its members, nested groups resolved in memory: one search."""
         group_filter = self.cfg.group_filter or self.preset.group_filter
+        names: dict[str, str] = {}  # group DN -> name
+        direct: dict[str, list[str]] = {}  # group DN -> member DNs (lower case)
+        uids: dict[str, list[str]] = {}  # group DN -> memberUid names
         for base in self.bases:
             for entry in self._search(conn, base, group_filter, ["cn", *self.preset.member_attrs]):
                 if entry.get("type") != "searchResEntry":
                     continue
-                values = entry["attributes"]
+                values = _ranged(entry["attributes"])
                 name = _first(values.get("cn"))
                 if not name:
                     continue
-                members: list[str] = []
-                for attr in self.preset.member_attrs:
-                    for v in _all(values.get(attr)):
-                        if attr == "memberUid":
-                            members.append(v)
-                        elif v.lower() in by_dn:
-                            members.append(by_dn[v.lower()])
-                snap.groups.setdefault(name, []).extend(members)
-        return snap
+                dn = entry["dn"].lower()
+                names[dn] = name
+                direct[dn] = [
+                    v.lower()
+                    for attr in self.preset.member_attrs
+                    if attr != "memberUid"
+                    for v in _all(values.get(attr))
+                ]
+                uids[dn] = _all(values.get("memberUid"))
+        outside = set()
+        for dn, name in names.items():
+            members = set(uids[dn])
+            seen, todo = {dn}, [dn]
+            while todo:  # the groups reachable from this one, each once (cycles end here)
+                for member in direct[todo.pop()]:
+                    if member in by_dn:
+                        members.add(by_dn[member])
+                    elif member in names:
+                        if member not in seen:
+                            seen.add(member)
+                            todo.append(member)
+                    elif not any(member.endswith(b.lower()) for b in self.bases):
+                        outside.add(member)
+            snap.groups.setdefault(name, []).extend(sorted(members))
+        if outside:
+            snap.warnings.append(
+                f"{len(outside)} group member(s) outside the base DNs were ignored "
+                "(add their base DN to sync.ldap.base-dns to include them)"
+            )
+
+    def _enabled(self, values: dict) -> bool:
+        attr = self.attrs["disabled"]
+        if attr == NONE:
+            return True
+        raw = _first(values.get(attr))
+        if attr.lower() == "useraccountcontrol":
+            try:
+                return not int(raw or 0) & ACCOUNTDISABLE
+            except ValueError:
+                return True
+        # nsAccountLock: TRUE/FALSE; pwdAccountLockedTime and the like: present = locked.
+        return raw.lower() in ("", "false", "0", "no")
 
     def _card(self, values: dict, field: str) -> str:
         attr = self.attrs[field]
         if attr == NONE:
             return ""
         return reshape(_first(values.get(attr)), self.cfg.card_regex)
+
+
+def _ranged(values: dict) -> dict:
+    """The attributes with ranged values (`member;range=1500-*`) folded into their name.
+    ldap3 fetches the following ranges itself (auto_range); a range left unfinished would
+    be a partial group, so it stops the sync instead."""
+    out = dict(values)
+    for name in [n for n in values if ";range=" in n.lower()]:
+        attr, _, span = name.partition(";")
+        base = next((k for k in out if k.lower() == attr.lower() and ";" not in k), attr)
+        out[base] = [*_all(out.get(base)), *_all(out.pop(name))]
+        if not span.lower().endswith("-*"):
+            raise SourceError(
+                f"the directory returned {attr} in ranges and stopped at {span}; a group "
+                "would be read in part, so nothing was changed"
+            )
+    return out
 
 
 def _first(value) -> str:
@@ -313,6 +384,12 @@ def _all(value) -> list[str]:
 def _words(e: Exception, url: str, flt: str = "") -> str:
     """An ldap3 exception in an administrator's words; nothing was changed by it."""
     tail = "; nothing was changed"
+    if isinstance(e, lx.LDAPStrongerAuthRequiredResult) or "strong" in str(e).lower():
+        return (
+            f"{url} refused the bind: the directory requires an encrypted connection "
+            "(strong authentication required); use ldaps:// in sync.ldap.url or turn on "
+            "sync.ldap.starttls" + tail
+        )
     if isinstance(e, lx.LDAPInvalidCredentialsResult | lx.LDAPBindError):
         return (
             "the LDAP server refused the bind DN or password; check sync.ldap.bind-dn "
