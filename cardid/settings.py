@@ -34,6 +34,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cardid.ops.middleware.DatabaseAway",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -77,6 +78,13 @@ def _database() -> dict:
             "timeout": 30,
         }
         config.setdefault("TEST", {})["NAME"] = str(DATA_DIR / "test.sqlite3")
+    else:
+        # Fail fast while PostgreSQL is away (SPEC §11): no connection attempt or statement
+        # hangs a request for long; CONN_HEALTH_CHECKS reconnects once it is back.
+        config["OPTIONS"] = {
+            "connect_timeout": 3,
+            "options": "-c statement_timeout=60000 -c idle_in_transaction_session_timeout=300000",
+        }
     return config
 
 

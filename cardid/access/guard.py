@@ -303,3 +303,11 @@ def failures_by_client(kind: str = "lookup") -> list[tuple[str, int]]:
         .order_by("-n")
     )
     return list(rows)
+
+
+def forget_expired() -> int:
+    """Remove counters no window or day looks at any more (housekeeping)."""
+    o = config.get_many("api.lookup.window-minutes")
+    longest = max(LOG_IN[2], REFUSAL_MINUTES, o["api.lookup.window-minutes"], 2 * 24 * 60)
+    cutoff = timezone.now() - timedelta(minutes=longest)
+    return LookupCounter.objects.filter(window_start__lt=cutoff).delete()[0]

@@ -2,6 +2,7 @@
 
 from typing import Literal
 
+from django.db import OperationalError
 from django.http import FileResponse, HttpRequest
 from ninja import Field, NinjaAPI, Query, Schema
 from ninja.security import HttpBearer
@@ -67,6 +68,15 @@ STATUS = [
     (Refused, 409),
     (CardidError, 400),
 ]
+
+
+@api.exception_handler(OperationalError)
+def database_away(request, exc: OperationalError):
+    response = api.create_response(
+        request, {"detail": "the database is unreachable at the moment; try again soon"}, status=503
+    )
+    response["Retry-After"] = "5"
+    return response
 
 
 @api.exception_handler(CardidError)

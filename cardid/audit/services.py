@@ -2,6 +2,7 @@
 in the transaction of their change."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -30,3 +31,9 @@ def record_many(*, actor: Actor, events: Iterable[tuple[str, str, str]], at=None
             for action, target, detail in events
         ),
     )
+
+
+def forget_older(*, days: int) -> int:
+    """Remove events older than `days` (housekeeping, when audit.keep-days says so)."""
+    cutoff = timezone.now() - timedelta(days=days)
+    return AuditEvent.objects.filter(at__lt=cutoff).delete()[0]

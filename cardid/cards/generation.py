@@ -5,7 +5,7 @@ the card ledger. A dry run, the console's review and the real run share the plan
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import QuerySet
@@ -127,6 +127,7 @@ class Result:
 
 
 Progress = Callable[[Result], None]
+Checkpoint = Callable[[Result, dict], None]
 
 
 def plan(
@@ -170,13 +171,20 @@ def apply(
     progress: Progress | None = None,
     label: str = "",
     expect: dict | None = None,
+    resume: tuple[dict, Result] | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> Result:
     """Carry out the plan: every selected user in chunks of CHUNK, one transaction each.
     A refused plan issues nothing. With `expect` (the figures a person reviewed), a plan that
-    no longer has those figures is refused: PlanOutdated."""
-    if expect is not None:
+    no longer has those figures is refused: PlanOutdated.
+
+    `checkpoint(result, cursor)` is called in each chunk's transaction, so that where the
+    run stands commits with the chunk; `resume` (that cursor and result) continues a run
+    whose worker stopped after the last committed chunk: no user is numbered twice, none
+    is skipped."""
+    if expect is not None and resume is None:
         _check_expected(p, expect)
-    result = Result(users=p.users)
+    cursor, result = resume if resume else ({}, Result(users=p.users))
     if p.refused:
         result.refused = p.refused
         return result
@@ -184,11 +192,11 @@ def apply(
     tally = ledger.Tally(policy)  # the numbers in use, counted once and then kept up
     if progress:
         progress(result)
-    for chunk in _chunks(p.selection):
+    for chunk, after in _chunks(p.selection, cursor):
         # Each chunk finds its own users that already have a number, so a user given one
         # meanwhile is skipped, never numbered twice.
         try:
-            _chunk(chunk, p, policy, tally, actor, origin, action, label, result)
+            _chunk(chunk, after, p, policy, tally, actor, origin, action, label, result, checkpoint)
         except GenerationRefused as e:
             # Another generation took the room meanwhile: what is issued stays, the rest
             # is refused with the bound's words.
@@ -214,18 +222,21 @@ def generate(*, selection: Selection, slot: str, replace: bool, actor: Actor, **
     return apply(p, actor=actor, **kw)
 
 
-def _chunks(selection: Selection):
-    """The selected users as lists of (id, username, e-mail), CHUNK at a time."""
+def _chunks(selection: Selection, cursor: dict):
+    """The selected users as lists of (id, username, e-mail), CHUNK at a time, each with
+    the cursor that says it is done; from `cursor` on (a resumed run)."""
     if selection.user_keys is not None:
-        for part in db.chunked(sorted(selection.user_keys), CHUNK):
-            yield list(
+        keys = sorted(k for k in selection.user_keys if k > cursor.get("after_key", ""))
+        for part in db.chunked(keys, CHUNK):
+            chunk = list(
                 User.objects.filter(username_key__in=part)
                 .order_by("id")
                 .values_list("id", "username", "email")
             )
+            yield chunk, {"after_key": part[-1]}
         return
     users = selection.queryset()
-    last_id = 0
+    last_id = cursor.get("after_id", 0)
     while True:
         chunk = list(
             users.filter(id__gt=last_id)
@@ -235,7 +246,7 @@ def _chunks(selection: Selection):
         if not chunk:
             return
         last_id = chunk[-1][0]
-        yield chunk
+        yield chunk, {"after_id": last_id}
 
 
 def _check_expected(p: Plan, expect: dict) -> None:
@@ -250,7 +261,7 @@ def _check_expected(p: Plan, expect: dict) -> None:
         )
 
 
-def _chunk(chunk, p: Plan, policy, tally, actor, origin, action, label, result: Result) -> None:
+def _chunk(chunk, after, p, policy, tally, actor, origin, action, label, result, checkpoint):
     users = [(uid, name) for uid, name, _ in chunk]
     for _attempt in range(MAX_CHUNK_RETRIES):
         try:
@@ -267,6 +278,17 @@ def _chunk(chunk, p: Plan, policy, tally, actor, origin, action, label, result: 
                     label=label,
                     tally=tally,
                 )
+                done = replace(result, messages=list(result.messages))
+                done.issued += len(issued)
+                done.skipped += skipped
+                if p.notify:
+                    done.notifications += len(issued)
+                    got = set(issued)
+                    done.without_email += sum(
+                        1 for uid, _, email in chunk if uid in got and not email
+                    )
+                if checkpoint:
+                    checkpoint(done, after)  # commits with the chunk
         except (IntegrityError, OperationalError) as e:
             # Another writer took a drawn number (or filled a blank slot) between our check
             # and our insert, or two writers waited on each other's new keys (a deadlock on
@@ -274,15 +296,12 @@ def _chunk(chunk, p: Plan, policy, tally, actor, origin, action, label, result: 
             if isinstance(e, OperationalError) and not db.is_transient(e):
                 raise
             continue
-        result.issued += len(issued)
-        result.skipped += skipped
-        if p.notify:
-            result.notifications += len(issued)
-            got = set(issued)
-            result.without_email += sum(1 for uid, _, email in chunk if uid in got and not email)
+        result.__dict__.update(done.__dict__)
         return
     result.failed += len(chunk)
     result.messages.append(
         f"{len(chunk)} user(s) failed: numbers kept colliding with concurrent writers "
         f"after {MAX_CHUNK_RETRIES} tries; run the same command again"
     )
+    if checkpoint:
+        checkpoint(result, after)

@@ -13,7 +13,9 @@ from cardid.jobs.models import Job
 
 def generate(job: Job, report) -> None:
     """The generation a person planned (the job carries the figures they reviewed, when
-    there was a review: a plan that no longer has them is refused)."""
+    there was a review: a plan that no longer has them is refused). Each chunk commits the
+    job's cursor and counts with it, so a job taken over from a dead worker resumes after
+    the last committed chunk."""
     p = job.params
     plan = generation.plan(
         selection=generation.Selection.from_params(p),
@@ -21,8 +23,13 @@ def generate(job: Job, report) -> None:
         replace=p["replace"],
         notify=p.get("notify"),
     )
+    resume = None
+    if job.cursor:
+        done = {k: job.counts.get(k, 0) for k in generation.FIGURES if k != "refused"}
+        problems = job.cursor.get("problems", [])
+        resume = (job.cursor, generation.Result(**done, messages=problems))
 
-    def progress(result: generation.Result) -> None:
+    def checkpoint(result: generation.Result, cursor: dict | None = None) -> None:
         skipped = (
             [f"{result.skipped} user(s) skipped: they already have a {plan.slot} number"]
             if result.skipped
@@ -33,14 +40,17 @@ def generate(job: Job, report) -> None:
             total=result.users,
             counts=result.figures(),
             messages=skipped + result.messages,
+            cursor={**cursor, "problems": result.messages[:100]} if cursor else None,
         )
 
     result = generation.apply(
         plan,
         actor=Actor(p["actor_name"], p["actor_door"]),
-        progress=progress,
+        progress=checkpoint,
+        checkpoint=checkpoint,
         label=f"job {job.pk}",
         expect=p.get("expect"),
+        resume=resume,
     )
     if result.refused:
         raise GenerationRefused(result.refused)

@@ -131,3 +131,9 @@ def register(
 def _registered_today(user: User) -> int:
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     return AuditEvent.objects.filter(target=user.username, action=REGISTERED, at__gte=today).count()
+
+
+def forget_expired() -> int:
+    """Remove one-time codes that expired or were used more than a day ago (housekeeping)."""
+    day_ago = timezone.now() - timedelta(days=1)
+    return RegistrationCode.objects.filter(expires_at__lt=day_ago).delete()[0]

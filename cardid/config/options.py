@@ -423,6 +423,31 @@ _ALL = [
         "directory group whose members may log in to the console with their directory "
         "password (blank: local administrators only)",
     ),
+    # Jobs and housekeeping (SPEC §11).
+    Option(
+        "jobs.lease-seconds",
+        "int",
+        60,
+        "seconds a worker holds a job without a heartbeat before another worker takes it "
+        "over; at least 10 (a heartbeat every third of it, and a chunk of 5,000 users "
+        "takes about a second)",
+        minimum=10,
+        maximum=3600,
+    ),
+    Option(
+        "housekeeping.keep-days",
+        "int",
+        90,
+        "days sent notifications and finished jobs are kept",
+        minimum=1,
+    ),
+    Option(
+        "audit.keep-days",
+        "int",
+        -1,
+        "days the audit trail is kept (-1: for ever)",
+        minimum=-1,
+    ),
     # API look-up protection.
     Option(
         "api.lookup.max-misses",

@@ -107,6 +107,9 @@ class SyncLock(models.Model):
     name = models.CharField(max_length=20, primary_key=True)
     holder = models.CharField(max_length=100, blank=True)
     taken_at = models.DateTimeField(null=True, blank=True)
+    # The job of the run that holds it: the lock is free again once that job's worker
+    # stops heart-beating (jobs.Job's lease), on this machine or another.
+    job_id = models.BigIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name

@@ -419,3 +419,14 @@ def send_test(*, address: str, actor: Actor) -> str:
             pass
     audit.record(actor=actor, action="notifications.test", target=address)
     return f"{code} {_text(answer)}"
+
+
+def forget_sent(*, days: int) -> int:
+    """Remove messages sent or cancelled more than `days` ago; failed and pending ones stay
+    until someone has seen to them (housekeeping)."""
+    cutoff = timezone.now() - timedelta(days=days)
+    return (
+        OutboxMessage.objects.filter(status__in=[Status.SENT, Status.CANCELLED])
+        .filter(created_at__lt=cutoff)
+        .delete()[0]
+    )

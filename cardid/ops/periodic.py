@@ -1,28 +1,52 @@
-"""Housekeeping that the task worker runs every few seconds: each job in turn, going on past
-a failure."""
+"""What the task worker does every few seconds, each in turn, going on past a failure:
+deliver due notifications, take over the jobs of stopped workers, start the day's sync, and
+now and then the housekeeping."""
 
 import logging
 import threading
+import time
 
 from django.db import close_old_connections
-from django.utils.module_loading import import_string
 
 from cardid.errors import CardidError
+from cardid.jobs import services as jobs
+from cardid.notifications import services as notifications
+from cardid.ops import housekeeping
+from cardid.sync import schedule
 
 log = logging.getLogger(__name__)
+HOUSEKEEPING_EVERY = 600.0  # seconds
+_last_housekeeping = [0.0]
+
+
+def _housekeeping() -> None:
+    if time.monotonic() - _last_housekeeping[0] < HOUSEKEEPING_EVERY:
+        return
+    _last_housekeeping[0] = time.monotonic()
+    gone = {k: n for k, n in housekeeping.clean().items() if n}
+    if gone:
+        log.info("housekeeping removed %s", ", ".join(f"{n} {k}" for k, n in gone.items()))
+
+
+def _take_over() -> None:
+    for pk in jobs.reclaim():
+        log.warning("job %s: its worker stopped heart-beating; queued again to take it over", pk)
+
 
 JOBS = [
-    ("deliver notifications", "cardid.notifications.services.deliver_due"),
-    ("scheduled sync", "cardid.sync.schedule.run_if_due"),
+    ("deliver notifications", notifications.deliver_due),
+    ("take over stopped jobs", _take_over),
+    ("scheduled sync", schedule.run_if_due),
+    ("housekeeping", _housekeeping),
 ]
 
 _last_problem: dict[str, str] = {}
 
 
 def run_once() -> None:
-    for name, path in JOBS:
+    for name, step in JOBS:
         try:
-            import_string(path)()
+            step()
             _last_problem.pop(name, None)
         except CardidError as e:
             # A setting is missing or wrong: say so once, not every few seconds.

@@ -34,6 +34,7 @@ from cardid.directory.models import (
 from cardid.directory.sync import sources
 from cardid.directory.sync.base import SourceUser, check_unique
 from cardid.errors import CardidError
+from cardid.jobs.models import Job
 
 log = logging.getLogger(__name__)
 DETAIL_FIELDS = ("full_name", "email", "department", "office")
@@ -128,18 +129,34 @@ def test_connection() -> str:
 
 def lock_holder() -> str:
     """Who holds the sync lock of the configured source ("" when free or stale)."""
-    row = SyncLock.objects.filter(name=config.get("sync.source")).first()
-    if row is None or not row.holder or row.taken_at < timezone.now() - STALE_LOCK:
-        return ""
-    return row.holder
+    now = timezone.now()
+    row = SyncLock.objects.filter(_held(now), name=config.get("sync.source")).first()
+    return row.holder if row else ""
+
+
+def _held(now) -> Q:
+    """A lock held by a live run: taken, not stale, and its job (if any) still leased."""
+    live = Job.objects.filter(status=Job.Status.RUNNING, lease_until__gte=now).values("id")
+    return (
+        ~Q(holder="")
+        & Q(taken_at__gte=now - STALE_LOCK)
+        & (Q(job_id__isnull=True) | Q(job_id__in=live))
+    )
 
 
 def run(
-    *, actor: Actor, dry_run: bool = False, trigger: str = "manual", expect: dict | None = None
+    *,
+    actor: Actor,
+    dry_run: bool = False,
+    trigger: str = "manual",
+    expect: dict | None = None,
+    job_id: int | None = None,
 ) -> SyncResult:
     """One sync of the configured source. Everything is read before anything is written; a
     source that answers badly, or a guard that trips, changes nothing. With `expect` (the
-    figures of a dry run someone reviewed), a plan with other figures changes nothing."""
+    figures of a dry run someone reviewed), a plan with other figures changes nothing.
+    `job_id`: the job it runs in; the sync lock is free again when that job's worker stops,
+    and a job taken over runs the sync again from the start."""
     kind = config.get("sync.source")
     source = sources.current()
     opts = config.get_many(
@@ -153,7 +170,7 @@ def run(
     sync_run = SyncRun.objects.create(
         source=kind, trigger=trigger, dry_run=dry_run, started_at=timezone.now(), actor=str(actor)
     )
-    if not _take_lock(kind, sync_run):
+    if not _take_lock(kind, sync_run, job_id):
         return _end(
             sync_run,
             SyncRun.Status.FAILED,
@@ -204,7 +221,7 @@ def run(
         raise
     finally:
         SyncLock.objects.filter(name=kind, holder=_holder(sync_run)).update(
-            holder="", taken_at=None
+            holder="", taken_at=None, job_id=None
         )
 
 
@@ -257,16 +274,26 @@ def _holder(sync_run: SyncRun) -> str:
     return f"run {sync_run.pk} on {socket.gethostname()} pid {os.getpid()}"
 
 
-def _take_lock(kind: str, sync_run: SyncRun) -> bool:
+def _take_lock(kind: str, sync_run: SyncRun, job_id: int | None) -> bool:
     SyncLock.objects.get_or_create(name=kind)
     now = timezone.now()
-    # One conditional UPDATE: of two runs, one takes it. A lock older than STALE_LOCK is
-    # from a run that died.
-    return bool(
-        SyncLock.objects.filter(Q(holder="") | Q(taken_at__lt=now - STALE_LOCK), name=kind).update(
-            holder=_holder(sync_run), taken_at=now
-        )
+    # One conditional UPDATE: of two runs, one takes it. A lock whose job stopped
+    # heart-beating (or, without a job, older than STALE_LOCK) is from a run that died; the
+    # same job, taken over, takes its own lock again.
+    free = ~_held(now) | (Q(job_id=job_id) if job_id is not None else Q(pk__in=[]))
+    taken = SyncLock.objects.filter(free, name=kind).update(
+        holder=_holder(sync_run), taken_at=now, job_id=job_id
     )
+    if taken:
+        # Runs of this source still marked running were cut short by their worker's end.
+        SyncRun.objects.filter(source=kind, status=SyncRun.Status.RUNNING).exclude(
+            pk=sync_run.pk
+        ).update(
+            status=SyncRun.Status.FAILED,
+            finished_at=now,
+            message=f"interrupted: its worker stopped; run {sync_run.pk} took over",
+        )
+    return bool(taken)
 
 
 def _end(

@@ -13,6 +13,7 @@ def sync(job: Job, report) -> None:
         dry_run=p.get("dry_run", False),
         trigger=p.get("trigger", "manual"),
         expect=p.get("expect"),
+        job_id=job.pk,
     )
     report(
         done=1,

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from cardid.audit.actor import Actor
 from cardid.config import services as config
+from cardid.errors import Conflict
 from cardid.jobs import runner
 from cardid.jobs.models import Job
 from cardid.sync import services
@@ -31,7 +32,15 @@ def due(now: datetime | None = None) -> bool:
 
 
 def run_if_due() -> None:
-    """Start the day's sync through the one sync service, and run it here (the worker)."""
-    if due():
-        job = services.start(actor=SCHEDULER, trigger="schedule", queue=False)
-        runner.run(job.pk)
+    """Start the day's sync through the one sync service, and run it here (the worker).
+    Of several workers that find it due at once, one starts it: the job's key is the day."""
+    if not due():
+        return
+    today = timezone.localdate().isoformat()
+    try:
+        job = services.start(
+            actor=SCHEDULER, trigger="schedule", queue=False, once_key=f"scheduled-sync:{today}"
+        )
+    except Conflict:
+        return  # another worker started today's sync a moment ago
+    runner.run(job.pk)

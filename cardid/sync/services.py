@@ -23,6 +23,7 @@ def start(
     trigger: str = "manual",
     queue: bool = True,
     expect: dict | None = None,
+    once_key: str | None = None,
 ) -> Job:
     """A sync job (the worker runs it; with `queue` off the caller runs it). Refused when no
     source is configured or a sync of the source is running. With `expect` (the figures of
@@ -36,6 +37,7 @@ def start(
         kind="sync",
         actor=actor,
         queue=queue,
+        once_key=once_key,
         params={
             "actor_name": actor.name,
             "actor_door": actor.door,

@@ -19,6 +19,7 @@ from cardid.notifications.models import OutboxMessage
 from cardid.sync import engine
 from tests import samba
 from tests.factories import ADMIN, numbers_of
+from tests.ldapproxy import RangingProxy
 from tests.mailserver import MailServer, configure_smtp
 
 PROBLEM = samba.available()
@@ -167,17 +168,22 @@ def test_nested_groups_resolve_through_cycles_and_outsiders_are_counted(dc):
 
 
 def test_a_group_past_1500_members_is_read_whole(dc):
-    # Samba hands out the member attribute in ranges, as Active Directory does:
-    conn = ldap3.Connection(
-        ldap3.Server(samba.URL), samba.ADMIN, samba.ADMIN_PW, auto_bind=True, auto_range=False
-    )
-    conn.search(samba.USERS, "(cn=Everyone Big)", attributes=["member"])
-    ranged = [a for a in conn.response[0]["raw_attributes"] if ";range=" in a]
-    conn.unbind()
-    assert ranged == ["member;range=0-1499"]
     configure()
     sync()
     assert len(members("Everyone Big")) == BIG
+
+
+def test_a_group_handed_out_in_ranges_is_read_whole(dc):
+    """Samba (4.17) returns a large member attribute whole; Active Directory returns it in
+    ranges of 1,500. A proxy in front of Samba answers as AD does — `member;range=0-1499`,
+    then `member;range=1500-*` when asked — and the sync still reads every member."""
+    with RangingProxy(samba.URL, max_values=1500) as proxy:
+        seen = proxy.first_answer(samba.ADMIN, samba.ADMIN_PW, samba.USERS, "(cn=Everyone Big)")
+        assert seen == {"member;range=0-1499": 1500}  # what AD would send first
+        configure(**{"sync.ldap.url": proxy.url})
+        sync()
+    assert len(members("Everyone Big")) == BIG
+    assert proxy.range_requests >= 1  # the rest was asked for, range by range
 
 
 def test_portal_log_in_by_samaccountname_or_upn_and_never_for_a_disabled_account(dc):

@@ -1,9 +1,16 @@
 """cardid worker: run background jobs and the periodic housekeeping (notification delivery)."""
 
+import logging
+import time
+
 from django.core.management import call_command
+from django.db import InterfaceError, OperationalError, connections
 
 from cardid.commands import CardidCommand
 from cardid.ops import periodic
+
+log = logging.getLogger("cardid.worker")
+RETRY = 2.0  # seconds between attempts while the database is away
 
 
 class Command(CardidCommand):
@@ -36,14 +43,23 @@ class Command(CardidCommand):
             periodic.run_once()
         else:
             periodic.start_ticker(periodic_interval)
-        call_command(
-            "db_worker",
-            queue_name="*",
-            interval=interval,
-            batch=batch,
-            reload=False,
-            startup_delay=False,
-            verbosity=opts.get("verbosity", 1),
-        )
+        while True:
+            try:
+                call_command(
+                    "db_worker",
+                    queue_name="*",
+                    interval=interval,
+                    batch=batch,
+                    reload=False,
+                    startup_delay=False,
+                    verbosity=opts.get("verbosity", 1),
+                )
+                break
+            except (OperationalError, InterfaceError) as e:
+                # The database went away: wait for it, then go on (a job cut short is
+                # taken over once its lease runs out).
+                log.warning("the database is unreachable (%s); retrying in %.0f s", e, RETRY)
+                connections.close_all()
+                time.sleep(RETRY)
         if batch:
             periodic.run_once()
