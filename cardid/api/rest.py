@@ -445,6 +445,19 @@ def derive(request, body: DeriveIn):
     return {"chain": result.chain, "near_misses": result.near_misses}
 
 
+@api.put("/rules/convert", response=responses(RuleOut, 400), auth=WRITE, include_in_schema=False)
+@api.put("/rules/derive", response=responses(RuleOut, 400), auth=WRITE, include_in_schema=False)
+def set_reserved_rule(request, body: RuleIn):
+    """`convert` and `derive` are actions, never rule names: refused in words."""
+    rules.set_rule(name=request.path.rsplit("/", 1)[-1], chain=body.chain, actor=actor(request))
+
+
+@api.delete("/rules/convert", response=responses(None, 404), auth=WRITE, include_in_schema=False)
+@api.delete("/rules/derive", response=responses(None, 404), auth=WRITE, include_in_schema=False)
+def delete_reserved_rule(request):
+    rules.delete_rule(name=request.path.rsplit("/", 1)[-1], actor=actor(request))
+
+
 @api.put("/rules/{name}", response=responses(RuleOut, 400), auth=WRITE, tags=["card readers"])
 def set_rule(request, name: str, body: RuleIn):
     rule = rules.set_rule(name=name, chain=body.chain, actor=actor(request))

@@ -442,7 +442,7 @@ def _write(
     themselves), so bulk generation skips working that out per number."""
     get = current.get
     changed = (
-        list(final.items())
+        [(k, n) for k, n in final.items() if n is not None]  # nothing held: only sets count
         if not current
         else [(k, n) for k, n in final.items() if ((h := get(k)) and h.number) != n]
     )

@@ -13,6 +13,8 @@ from cardid.cards.models import ConversionRule
 from cardid.config import services as config
 from cardid.errors import Invalid, NotFound
 
+RESERVED = ("convert", "derive")  # paths of the API beside /rules/{name}
+
 
 class RuleInUse(Invalid):
     """A rule that a token or the sync source uses cannot be deleted."""
@@ -32,6 +34,11 @@ def set_rule(*, name: str, chain: str, actor: Actor) -> ConversionRule:
     name = (name or "").strip()
     if not name or len(name) > 100 or "," in name or not name.isprintable():
         raise Invalid("a rule name has 1 to 100 printable characters and no comma", field="name")
+    if name.lower() in RESERVED:
+        raise Invalid(
+            f"{name!r} names an action of the API (/rules/{name}); choose another name",
+            field="name",
+        )
     steps = _steps(chain)
     rule, _ = ConversionRule.objects.update_or_create(
         name=name, defaults={"chain": conversion.chain_text(steps), "updated_by": str(actor)}

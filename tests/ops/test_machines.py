@@ -3,7 +3,6 @@ serve` processes with their workers; a private PostgreSQL cluster (initdb into a
 as the `postgres` user, on its own port) restarted while a terminal looks numbers up —
 never the shared server."""
 
-import glob
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from cardid.notifications.models import OutboxMessage
 from tests.conftest import free_port
 from tests.factories import ADMIN, make_group, make_user
 from tests.mailserver import MailServer, configure_smtp
+from tests.pgcluster import PrivateCluster, postgres_bin
 
 
 def serve(env: dict, port: int) -> subprocess.Popen:
@@ -127,64 +127,11 @@ def test_two_servers_and_two_workers_run_each_job_and_send_each_message_once(sub
     assert OutboxMessage.objects.filter(status="sent").count() == 540
 
 
-def postgres_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        pytest.fail(f"{name} not found: apt-get install postgresql")
-    return found[-1]
-
-
-class PrivateCluster:
-    """A PostgreSQL cluster of this test's own, run as the `postgres` user."""
-
-    def __init__(self, workdir: Path):
-        self.dir = workdir
-        self.data = workdir / "data"
-        self.port = free_port()
-
-    def _as_postgres(self, *args: str, check=True) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["runuser", "-u", "postgres", "--", *args],
-            capture_output=True,
-            text=True,
-            check=check,
-            timeout=120,
-        )
-
-    def init(self) -> "PrivateCluster":
-        self.dir.mkdir(parents=True, exist_ok=True)
-        shutil.chown(self.dir, "postgres", "postgres")
-        self._as_postgres(
-            postgres_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"
-        )
-        return self
-
-    def start(self) -> None:
-        self._as_postgres(
-            postgres_bin("pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.dir / "log"),
-            "-o",
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1",
-            "-w",
-            "start",
-        )
-
-    def stop(self, mode: str = "fast") -> None:
-        self._as_postgres(
-            postgres_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False
-        )
-
-    def url(self, db: str = "cardid") -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
-
-
 @pytest.mark.postgres_only
 def test_a_postgresql_restart_is_survived_without_restarting_cardid(tmp_path):
     # Under /tmp itself: the postgres user cannot enter pytest's private temp dirs.
     home = Path(tempfile.mkdtemp(prefix="cardid-pg-"))
+    home.chmod(0o755)
     cluster = PrivateCluster(home / "pg").init()
     cluster.start()
     cluster._as_postgres(

@@ -1,0 +1,78 @@
+"""Secrets among the options (SMTP password, LDAP bind passwords, an OpenID Connect client
+secret, webhook secrets) are stored encrypted (Fernet: AES-128-CBC with HMAC-SHA256) with a
+key kept outside the database: CARDID_SECRETS_KEY, else the file `secrets.key` in the data
+dir (made once, readable by its owner only). A copy of the database alone gives away no
+secret. `cardid secrets rotate` re-encrypts them with a new key."""
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+PREFIX = "fernet:"
+
+
+class SecretError(ValueError):
+    """A stored secret that the current key cannot open."""
+
+
+def key_path(data_dir: Path) -> Path:
+    return data_dir / "secrets.key"
+
+
+def keys(data_dir: Path) -> list[bytes]:
+    """The keys, newest first: CARDID_SECRETS_KEY (comma-separated, for a rotation by
+    environment), else the key file (one key a line), made on first use."""
+    env = os.environ.get("CARDID_SECRETS_KEY", "").strip()
+    if env:
+        return [k.strip().encode() for k in env.split(",") if k.strip()]
+    path = key_path(data_dir)
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(Fernet.generate_key() + b"\n")
+    return [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def seal(plain: str, data_dir: Path) -> str:
+    """The stored form of a secret ("" stays "": not set)."""
+    if not plain:
+        return ""
+    return (
+        PREFIX + MultiFernet([Fernet(k) for k in keys(data_dir)]).encrypt(plain.encode()).decode()
+    )
+
+
+def open_(stored: str, data_dir: Path) -> str:
+    """The secret in clear; a value stored before secrets were encrypted is returned as it
+    is (and sealed at the next rotation)."""
+    if not stored or not stored.startswith(PREFIX):
+        return stored
+    try:
+        return (
+            MultiFernet([Fernet(k) for k in keys(data_dir)])
+            .decrypt(stored[len(PREFIX) :].encode())
+            .decode()
+        )
+    except InvalidToken:
+        raise SecretError(
+            "a stored secret cannot be decrypted with the key in use; restore the key "
+            f"({key_path(data_dir)} or CARDID_SECRETS_KEY) or set the secret again"
+        ) from None
+
+
+def rotate(stored_values: list[str], data_dir: Path) -> tuple[list[str], Path]:
+    """A new key first in the key file (the old ones kept to read what is not yet
+    re-encrypted), and the values re-encrypted with it; returns them and the key file."""
+    path = key_path(data_dir)
+    old = keys(data_dir)
+    new = Fernet.generate_key()
+    plain = [open_(v, data_dir) for v in stored_values]
+    tmp = path.with_suffix(".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(b"\n".join([new, *old]) + b"\n")
+    os.replace(tmp, path)
+    box = MultiFernet([Fernet(new), *[Fernet(k) for k in old]])
+    return [PREFIX + box.encrypt(p.encode()).decode() if p else "" for p in plain], path
