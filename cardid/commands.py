@@ -34,7 +34,7 @@ class CardidCommand(BaseCommand):
     requires_system_checks: list = []
 
     def create_parser(self, prog_name, subcommand, **kwargs):
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser = super().create_parser(prog_name, subcommand.replace("_", "-"), **kwargs)
         _one_line(parser)
         return parser
 

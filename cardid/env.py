@@ -7,9 +7,41 @@ from pathlib import Path
 DEFAULT_ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 
 
+PACKAGE = Path(__file__).resolve().parent
+
+
 def data_dir() -> Path:
-    """The directory that holds the SQLite file and the generated secret key."""
-    return Path(os.environ.get("CARDID_DATA_DIR", "./var")).resolve()
+    """The directory that holds the SQLite file, the generated keys and printed cards:
+    CARDID_DATA_DIR; else `var/` of the source checkout cardid runs from (found from the
+    package's own place, never from the current directory); else, for an installed
+    package, $XDG_DATA_HOME/cardid (~/.local/share/cardid)."""
+    explicit = os.environ.get("CARDID_DATA_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    checkout = PACKAGE.parent
+    if (checkout / "pyproject.toml").exists() and (checkout / "cardid").is_dir():
+        return checkout / "var"
+    xdg = os.environ.get("XDG_DATA_HOME", "").strip() or str(Path.home() / ".local" / "share")
+    return Path(xdg).expanduser().resolve() / "cardid"
+
+
+def private_dir(path: Path) -> Path:
+    """`path` made if missing, readable by its owner only (0700)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def proxy_https() -> bool:
+    """CARDID_PROXY_HTTPS=1: a TLS-terminating proxy in front says so in X-Forwarded-Proto."""
+    return os.environ.get("CARDID_PROXY_HTTPS", "").strip().lower() in ("1", "true", "yes")
+
+
+def metrics_allow() -> list[str]:
+    """Addresses or networks that may read /metrics without a token (default: loopback)."""
+    raw = os.environ.get("CARDID_METRICS_ALLOW", "").strip()
+    return [a.strip() for a in raw.split(",") if a.strip()] or ["127.0.0.1", "::1"]
 
 
 def database_url() -> str:
@@ -28,7 +60,7 @@ def secret_key() -> str:
     path = data_dir() / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = secrets.token_urlsafe(50)
     # Written with owner-only permissions: the key signs sessions.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

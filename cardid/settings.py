@@ -1,10 +1,18 @@
 """Django settings for cardid; every deployment choice comes from cardid.env."""
 
+import os
+
 import dj_database_url
 
 from cardid import env
 
-DATA_DIR = env.data_dir()
+# Whatever cardid writes — the SQLite file and its journals, keys, printed cards, uploads —
+# is readable by its owner only (files 0600, directories 0700), in every process.
+os.umask(0o077)
+DATA_DIR = env.private_dir(env.data_dir())
+# prometheus-client reads this when it is first imported: each process's counters go to a
+# file here, and /metrics adds them up (cardid.telemetry, cardid.ops.views).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(env.private_dir(DATA_DIR / "metrics")))
 SECRET_KEY = env.secret_key()
 DEBUG = env.debug()
 ALLOWED_HOSTS = env.allowed_hosts()
@@ -19,6 +27,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_htmx",
     "django_tasks_db",
+    # The API docs page with its own Swagger UI files (nothing from a CDN).
+    "ninja",
     "cardid.config",
     "cardid.audit",
     "cardid.directory",
@@ -35,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "cardid.ops.middleware.DatabaseAway",
+    "cardid.ops.middleware.HttpSecurity",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -119,6 +130,20 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 CSRF_FAILURE_VIEW = "cardid.portal.views.csrf_failure"
+# HTTPS (SPEC §9): behind a TLS-terminating proxy that says so in X-Forwarded-Proto
+# (CARDID_PROXY_HTTPS=1), requests count as secure; over HTTPS, HSTS is sent and cookies
+# are marked Secure (cardid.ops.middleware.HttpSecurity).
+if env.proxy_https():
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 365 * 24 * 3600  # SecurityMiddleware sends it over HTTPS only
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+CSRF_TRUSTED_ORIGINS = [
+    f"{scheme}://{host}"
+    for host in ALLOWED_HOSTS
+    if host not in ("*",) and not host.startswith(".")
+    for scheme in ("https", "http")
+]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 8 * 3600

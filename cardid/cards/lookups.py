@@ -9,6 +9,7 @@ from cardid.audit.actor import Actor
 from cardid.cards import numbers, rules, selectors
 from cardid.cards.services import verify_pin
 from cardid.directory.models import User
+from cardid.telemetry import LOOKUPS
 
 GUARD = Actor("look-up protection", "system")
 
@@ -41,10 +42,15 @@ def lookup(*, client: str, number: str, pin: str | None = None, chain: str = "")
         key = numbers.key(numbers.clean(number))
     except numbers.NumberError:
         key = ""
-    guard.check("lookup", client=client)
-    if pin is not None and key:
-        guard.check("pin", client=client, subject=key)
+    try:
+        guard.check("lookup", client=client)
+        if pin is not None and key:
+            guard.check("pin", client=client, subject=key)
+    except guard.Locked:
+        LOOKUPS.labels("refused").inc()
+        raise
     holder, user = _match(number, pin)
+    LOOKUPS.labels("found" if user else "not_found").inc()
     if user is None:
         guard.failed("lookup", client=client)
         if pin is not None and key:

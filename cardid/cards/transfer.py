@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from cardid import spreadsheet
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards import ledger, numbers
@@ -62,7 +63,7 @@ def plan_import(data: bytes) -> Plan:
     p = Plan()
     rows: list[tuple[int, str, dict[str, str]]] = []
     for lineno, raw in enumerate(reader, start=1):
-        cells = [c.strip() for c in raw]
+        cells = [spreadsheet.unescape(c.strip()) for c in raw]
         if not any(cells):
             continue
         if lineno == 1 and [c.lower() for c in cells] == HEADER[: len(cells)] and len(cells) > 1:

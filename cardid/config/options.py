@@ -100,7 +100,7 @@ class Option:
     def display(self, value: Any) -> str:
         """The value as `config list` prints it (secrets hidden)."""
         if self.kind == "secret":
-            return "********" if value else ""
+            return "set" if value else "not set"
         if self.kind == "bool":
             return "true" if value else "false"
         return str(value)

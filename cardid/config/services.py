@@ -3,9 +3,10 @@
 import json
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
-from cardid import db
+from cardid import db, secretbox
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.config import options
@@ -26,7 +27,21 @@ def get_many(*keys: str) -> dict[str, Any]:
     stored = {
         k: json.loads(v) if isinstance(v, str) else v for k, v in db.select_in(STORED, list(decls))
     }
-    return {k: stored.get(k, d.default) for k, d in decls.items()}
+    return {k: _opened(d, stored[k]) if k in stored else d.default for k, d in decls.items()}
+
+
+def _opened(opt: options.Option, value: Any) -> Any:
+    """A stored value as the code uses it: secrets decrypted (they are kept encrypted)."""
+    if opt.kind == "secret" and value:
+        try:
+            return secretbox.open_(value, settings.DATA_DIR)
+        except secretbox.SecretError as e:
+            raise Invalid(f"{opt.key}: {e}") from None
+    return value
+
+
+def _sealed(opt: options.Option, value: Any) -> Any:
+    return secretbox.seal(value, settings.DATA_DIR) if opt.kind == "secret" else value
 
 
 STORED = (
@@ -64,9 +79,9 @@ def set_value(*, key: str, raw: Any, actor: Actor, expected_version: int | None 
 
 def _store(opt: options.Option, row: OptionValue | None, value: Any, actor: Actor) -> None:
     if row is None:
-        OptionValue.objects.create(key=opt.key, value=value, updated_by=actor.name)
+        OptionValue.objects.create(key=opt.key, value=_sealed(opt, value), updated_by=actor.name)
     else:
-        row.value = value
+        row.value = _sealed(opt, value)
         row.version += 1
         row.updated_by = actor.name
         row.save()
@@ -99,14 +114,17 @@ def set_many(
     rows = {r.key: r for r in OptionValue.objects.select_for_update().filter(key__in=values)}
     for key, value in parsed.items():
         row = rows.get(key)
-        current = row.value if row else _declared(key).default
+        current = _opened(_declared(key), row.value) if row else _declared(key).default
         stale = versions is not None and versions.get(key, 0) != (row.version if row else 0)
         if stale and value != current:
             problems[key] = (
                 f"{key} was changed by {row.updated_by if row else 'someone else'} while you "
                 "edited it; reload the page to see the new value, then make your change again"
             )
-    merged = {k: (rows[k].value if k in rows else _declared(k).default) for k in values}
+    merged = {
+        k: (_opened(_declared(k), rows[k].value) if k in rows else _declared(k).default)
+        for k in values
+    }
     merged.update(parsed)
     for key in ("cards.pin.min-length", "cards.pin.max-length"):
         if key in parsed and key not in problems:
@@ -119,7 +137,7 @@ def set_many(
     changed = []
     for key, value in parsed.items():
         row = rows.get(key)
-        current = row.value if row else _declared(key).default
+        current = _opened(_declared(key), row.value) if row else _declared(key).default
         if value == current:
             continue
         _store(_declared(key), row, value, actor)

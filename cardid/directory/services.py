@@ -8,6 +8,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cardid import spreadsheet
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.directory.models import Group, Membership, User, group_key, username_key
@@ -166,7 +167,7 @@ def import_users(*, data: bytes, actor: Actor, dry_run: bool = False) -> UserImp
                 f"line {lineno}: {len(raw)} columns, the header names {len(header)}"
             )
             continue
-        row = dict(zip(header, (c.strip() for c in raw), strict=True))
+        row = dict(zip(header, (spreadsheet.unescape(c.strip()) for c in raw), strict=True))
         try:
             name = _clean_username(row["username"])
         except Invalid as e:

@@ -13,7 +13,7 @@ from email.utils import formataddr
 
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from cardid import db, templating
@@ -374,8 +374,6 @@ def retry(*, ids: list[int] | None = None, actor: Actor) -> int:
 
 
 def counts() -> dict[str, int]:
-    from django.db.models import Count
-
     return dict(OutboxMessage.objects.values_list("status").annotate(n=Count("id")))
 
 

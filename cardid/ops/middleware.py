@@ -35,3 +35,37 @@ class DatabaseAway:
             response = HttpResponse(MESSAGE + "\n", status=503, content_type="text/plain")
         response["Retry-After"] = "5"
         return response
+
+
+# Every HTML page: scripts, styles and everything else from cardid itself only (htmx and
+# the pages' own script are static files; no inline script or style anywhere).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI (served by cardid, nothing from a CDN) sets style attributes as it draws.
+CSP_DOCS = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+PRIVATE = ("/admin/", "/user/", "/api/", "/rpc/")
+
+
+class HttpSecurity:
+    """Headers the pages need: a Content-Security-Policy on every HTML page; no caching of
+    anything that may show a number (the console, the portal, the APIs); cookies marked
+    Secure whenever the request came over HTTPS (directly, or through a proxy trusted with
+    CARDID_PROXY_HTTPS)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.get("Content-Type", "").startswith("text/html"):
+            docs = request.path.startswith("/api/v1/docs")
+            response.setdefault("Content-Security-Policy", CSP_DOCS if docs else CSP)
+        if request.path.startswith(PRIVATE):
+            response["Cache-Control"] = "no-store"
+        if request.is_secure():
+            for morsel in response.cookies.values():
+                morsel["secure"] = True
+        return response

@@ -11,7 +11,7 @@ from django.db import close_old_connections
 from cardid.errors import CardidError
 from cardid.jobs import services as jobs
 from cardid.notifications import services as notifications
-from cardid.ops import housekeeping
+from cardid.ops import housekeeping, monitoring
 from cardid.sync import schedule
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ def _take_over() -> None:
 
 
 JOBS = [
+    ("sign of life", monitoring.beat),
     ("deliver notifications", notifications.deliver_due),
     ("take over stopped jobs", _take_over),
     ("scheduled sync", schedule.run_if_due),

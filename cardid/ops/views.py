@@ -1,13 +1,100 @@
-"""Health check for load balancers and monitoring."""
+"""Health and metrics for load balancers and monitoring (SPEC §10)."""
 
-from django.db import connection
-from django.http import JsonResponse
+import ipaddress
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from cardid import env
+from cardid.access import tokens
+from cardid.ops import monitoring
 
 
 def healthz(request):
+    """The service's state, without personal data: 200 unless it is down (503)."""
+    state, up = monitoring.health()
+    return JsonResponse(state, status=200 if up else 503)
+
+
+class Gauges:
+    """The database's figures, read at each scrape."""
+
+    def collect(self):
+        f = monitoring.figures()
+        yield GaugeMetricFamily("cardid_users", "Users (card holders)", value=f["users"])
+        numbers = GaugeMetricFamily("cardid_numbers", "Card/ID numbers held", labels=["slot"])
+        for slot, n in f["numbers"].items():
+            numbers.add_metric([slot], n)
+        yield numbers
+        outbox = GaugeMetricFamily(
+            "cardid_outbox_messages", "Outbox messages by state", labels=["state"]
+        )
+        for state in ("pending", "sent", "failed", "no-address", "cancelled"):
+            outbox.add_metric([state], f["outbox"].get(state, 0))
+        yield outbox
+        jobs = GaugeMetricFamily("cardid_jobs", "Jobs by state", labels=["state"])
+        for state in ("queued", "running", "succeeded", "failed"):
+            jobs.add_metric([state], f["jobs"].get(state, 0))
+        yield jobs
+        runs = CounterMetricFamily("cardid_sync_runs", "Sync runs by result", labels=["result"])
+        for result in ("succeeded", "failed", "guard-stopped", "running"):
+            runs.add_metric([result], f["sync_runs"].get(result, 0))
+        yield runs
+        yield GaugeMetricFamily(
+            "cardid_guess_probability",
+            "Chance that one random keypad guess hits some user's number",
+            value=f["guess_probability"],
+        )
+        yield GaugeMetricFamily("cardid_workers", "Task workers alive", value=f["workers"])
+
+
+def _allowed(request) -> bool:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as e:  # noqa: BLE001 - any database failure means unhealthy
-        return JsonResponse({"status": "error", "database": type(e).__name__}, status=503)
-    return JsonResponse({"status": "ok"})
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    for entry in env.metrics_allow():
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        try:
+            tokens.authenticate(header[7:].strip(), address=str(address), need="read")
+            return True
+        except tokens.Denied:
+            return False
+    return False
+
+
+def metrics(request):
+    """Prometheus text format, for CARDID_METRICS_ALLOW (default: loopback) or a read token."""
+    if not _allowed(request):
+        return HttpResponse(
+            "metrics are for the addresses in CARDID_METRICS_ALLOW, or with a read token\n",
+            status=403,
+            content_type="text/plain",
+        )
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # counters of every server process
+    registry.register(Gauges())
+    return HttpResponse(
+        generate_latest(registry), content_type="text/plain; version=0.0.4; charset=utf-8"
+    )
+
+
+def bad_request(request, exception=None):
+    """400: a host name not in CARDID_ALLOWED_HOSTS is named as such, with the way out."""
+    if type(exception).__name__ == "DisallowedHost":
+        allowed = ", ".join(settings.ALLOWED_HOSTS)
+        return HttpResponse(
+            f"this host name is not one cardid answers to; add it to CARDID_ALLOWED_HOSTS "
+            f"(now: {allowed}) and restart cardid\n",
+            status=400,
+            content_type="text/plain",
+        )
+    return HttpResponse("bad request\n", status=400, content_type="text/plain")

@@ -1,12 +1,12 @@
 """What every console page shares: the administrator check, page rendering, CSV downloads."""
 
-import csv
 from functools import wraps
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from cardid import spreadsheet
 from cardid.console import services
 
 SESSION_KEY = "console_admin"
@@ -44,7 +44,7 @@ class _Echo:
 
 def csv_download(filename: str, header: list[str], rows) -> StreamingHttpResponse:
     """A CSV file streamed row by row: large exports never sit in memory."""
-    writer = csv.writer(_Echo())
+    writer = spreadsheet.writer(_Echo())
 
     def lines():
         yield writer.writerow(header)

@@ -1,8 +1,8 @@
 """cardid export-numbers: every user's numbers as CSV."""
 
-import csv
 import sys
 
+from cardid import spreadsheet
 from cardid.cards import transfer
 from cardid.commands import CardidCommand
 from cardid.errors import CardidError
@@ -25,7 +25,7 @@ class Command(CardidCommand):
         else:
             out = sys.stdout
         try:
-            w = csv.writer(out, lineterminator="\n")
+            w = spreadsheet.writer(out)
             w.writerow(transfer.HEADER)
             n = 0
             for row in rows:

@@ -1,8 +1,8 @@
 """cardid users: list, add and import card holders."""
 
-import csv
 import sys
 
+from cardid import spreadsheet
 from cardid.cards import registration
 from cardid.commands import CardidCommand
 from cardid.directory import selectors, services
@@ -70,7 +70,7 @@ class Command(CardidCommand):
         if format == "json":
             self.print_json(list(records))
         elif format == "csv":
-            w = csv.writer(sys.stdout, lineterminator="\n")
+            w = spreadsheet.writer(sys.stdout)
             w.writerow(
                 [
                     "username",
