@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cardid.audit.actor import Actor
+from cardid.config.screens import NotConfigured
 from cardid.errors import CardidError
 
 
@@ -41,6 +42,8 @@ class CardidCommand(BaseCommand):
     def execute(self, *args: Any, **options: Any) -> Any:
         try:
             return super().execute(*args, **options)
+        except NotConfigured as e:
+            self.fail(f"{e}; or `cardid config set {e.field} {e.example}`")
         except (CardidError, CommandError) as e:
             self.fail(str(e))
         except KeyboardInterrupt:

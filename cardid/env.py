@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 DEFAULT_ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
@@ -31,6 +32,26 @@ def private_dir(path: Path) -> Path:
     if path.stat().st_mode & 0o077:
         path.chmod(0o700)
     return path
+
+
+def make_private(data: Path, *more: str | None) -> int:
+    """Close what an older cardid (or a copy) left open to others: the data dir and its
+    directories 0700, its files 0600 (and the SQLite file with its journals when it lies
+    elsewhere). Returns how many were changed."""
+    changed = 0
+    paths = [data, *data.rglob("*")] if data.exists() else []
+    for extra in filter(None, more):
+        paths += [Path(f"{extra}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
+    for path in paths:
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            continue
+        if stat.S_ISLNK(mode) or not stat.S_IMODE(mode) & 0o077:
+            continue
+        path.chmod(0o700 if stat.S_ISDIR(mode) else 0o600)
+        changed += 1
+    return changed
 
 
 def proxy_https() -> bool:

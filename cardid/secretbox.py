@@ -20,6 +20,10 @@ def key_path(data_dir: Path) -> Path:
     return data_dir / "secrets.key"
 
 
+def from_environment() -> bool:
+    return bool(os.environ.get("CARDID_SECRETS_KEY", "").strip())
+
+
 def keys(data_dir: Path) -> list[bytes]:
     """The keys, newest first: CARDID_SECRETS_KEY (comma-separated, for a rotation by
     environment), else the key file (one key a line), made on first use."""
@@ -76,3 +80,9 @@ def rotate(stored_values: list[str], data_dir: Path) -> tuple[list[str], Path]:
     os.replace(tmp, path)
     box = MultiFernet([Fernet(new), *[Fernet(k) for k in old]])
     return [PREFIX + box.encrypt(p.encode()).decode() if p else "" for p in plain], path
+
+
+def reencrypt(stored_values: list[str], data_dir: Path) -> list[str]:
+    """The values re-encrypted with the first key in use (after a new key was put first
+    in CARDID_SECRETS_KEY); values stored in clear are sealed."""
+    return [seal(open_(v, data_dir), data_dir) if v else "" for v in stored_values]

@@ -16,6 +16,19 @@ def cell(value: Any) -> str:
     return "'" + text if text.startswith(DANGEROUS) else text
 
 
+def delimiter(first_line: str) -> str:
+    """The separator of a file, judged from its first line: a tab, else `;` when it has
+    more semicolons than commas (what spreadsheets write in many European locales), else
+    `,`."""
+    if "\t" in first_line:
+        return "\t"
+    return ";" if first_line.count(";") > first_line.count(",") else ","
+
+
+def separator_name(separator: str) -> str:
+    return {"\t": "tabs", ";": "semicolons"}.get(separator, "commas")
+
+
 def unescape(text: str) -> str:
     """A cell as read back: the leading `'` that `cell` added is removed."""
     return text[1:] if text.startswith("'") and text[1:].startswith(DANGEROUS) else text

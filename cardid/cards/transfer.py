@@ -18,7 +18,7 @@ from cardid.cards.errors import NumberTaken, PlanOutdated, SameNumberTwice
 from cardid.cards.models import Card
 from cardid.directory.models import User, username_key
 from cardid.directory.selectors import get_group
-from cardid.directory.services import decode, sniff_delimiter
+from cardid.directory.services import decode
 from cardid.errors import Invalid
 
 HEADER = ["username", "primary", "secondary"]
@@ -59,7 +59,7 @@ def plan_import(data: bytes) -> Plan:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise Invalid("the file is empty; each line needs username, primary[, secondary]")
-    reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(lines[0]))
+    reader = csv.reader(io.StringIO(text), delimiter=spreadsheet.delimiter(lines[0]))
     p = Plan()
     rows: list[tuple[int, str, dict[str, str]]] = []
     for lineno, raw in enumerate(reader, start=1):

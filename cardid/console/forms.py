@@ -6,8 +6,8 @@ from django import forms
 from cardid.cards.models import ConversionRule
 from cardid.config import options
 from cardid.config import services as config
+from cardid.config.screens import LABELS, OptionsPage
 from cardid.config.services import OptionProblems
-from cardid.console.pages import LABELS, OptionsPage
 
 
 def _label(opt: options.Option) -> str:

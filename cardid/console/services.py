@@ -21,11 +21,14 @@ from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards import selectors as card_selectors
 from cardid.cards.models import Card
+from cardid.cards.policy import MAX_LENGTH
 from cardid.config import services as config
 from cardid.directory import selectors as directory
 from cardid.directory.models import Membership, SyncRun, User, group_key, username_key
 from cardid.jobs.models import Job
 from cardid.notifications import services as notifications
+from cardid.notifications.models import OutboxMessage
+from cardid.ops import monitoring
 
 REFUSED = "the username or password is wrong"
 
@@ -117,6 +120,13 @@ def from_session(value) -> Admin | None:
 # -- dashboard -----------------------------------------------------------------------------
 
 
+def administrators_exist() -> bool:
+    """Whether anyone can log in to the console: an active local administrator, or a
+    directory group of administrators."""
+    local = get_user_model().objects.filter(is_staff=True, is_active=True).exists()
+    return local or bool(config.get("console.admin-group"))
+
+
 def dashboard() -> dict:
     users = User.objects.aggregate(total=Count("id"), enabled=Count("id", filter=Q(enabled=True)))
     slots = dict(Card.objects.values_list("slot").annotate(n=Count("id")))
@@ -134,7 +144,104 @@ def dashboard() -> dict:
         "sync_source": config.get("sync.source"),
         # Cards whose PIN look-ups wait for tomorrow: too many wrong PINs today.
         "pins_locked": sum(1 for lk in guard.locks() if lk.kind == "pin" and not lk.client),
+        "warnings": warnings(users["enabled"]),
     }
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A misconfiguration the dashboard names, with the page that fixes it."""
+
+    key: str  # a stable name, for tests and for the element's id
+    text: str
+    page: str = ""  # an Options page slug, when one fixes it
+
+
+def warnings(enabled_users: int) -> list[Alert]:
+    """What is set up so that it cannot work: notifications with no (working) mail server,
+    auto-generation with no source, more enabled users than the guess bound allows at the
+    current length, jobs waiting with no worker."""
+    o = config.get_many(
+        "notify.card-auto-generated",
+        "notify.card-admin-generated",
+        "notify.card-self-generated",
+        "smtp.host",
+        "smtp.from",
+        "sync.source",
+        "sync.auto-generate-primary-when-blank",
+    )
+    found = []
+    pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING)
+    waiting = pending.count()
+    if any(v for k, v in o.items() if k.startswith("notify.")) and not (
+        o["smtp.host"] and o["smtp.from"]
+    ):
+        missing = "mail server" if not o["smtp.host"] else "sender address"
+        found.append(
+            Alert(
+                "mail-not-set",
+                f"E-mail notifications are switched on, but no {missing} is set, so nothing "
+                f"is sent ({waiting:,} message(s) waiting). Fill in E-mail (SMTP) under "
+                "Options › Notifications, and send a test e-mail there.",
+                "notifications",
+            )
+        )
+    else:
+        failing = pending.exclude(last_error="").order_by("-next_attempt_at").first()
+        if failing is not None:
+            found.append(
+                Alert(
+                    "mail-failing",
+                    f"The mail server refuses or does not answer ({waiting:,} message(s) "
+                    f"waiting); it last said: {failing.last_error}. Check E-mail (SMTP) "
+                    "under Options › Notifications and send a test e-mail there.",
+                    "notifications",
+                )
+            )
+    if o["sync.auto-generate-primary-when-blank"] and o["sync.source"] == "none":
+        found.append(
+            Alert(
+                "auto-generation-without-source",
+                "New users are to get a number during sync, but no sync source is chosen, so "
+                "no user arrives that way. Choose the source under Options › User/Group Sync.",
+                "sync",
+            )
+        )
+    policy = card_selectors.current_policy()
+    if enabled_users > policy.capacity():
+        fits = next(
+            (
+                n
+                for n in range(policy.length + 1, MAX_LENGTH + 1)
+                if enabled_users <= policy.capacity(n)
+            ),
+            None,
+        )
+        advice = (
+            f"set the length to {fits} digits or more"
+            if fits
+            else "raise the largest allowed chance of a hit"
+        )
+        found.append(
+            Alert(
+                "beyond-guess-bound",
+                f"{enabled_users:,} users are enabled, but at {policy.length} digits only "
+                f"{policy.capacity():,} numbers fit within the allowed chance that one random "
+                f"guess hits a user: {advice} under Options › Card/ID numbers.",
+                "card-numbers",
+            )
+        )
+    queued = Job.objects.filter(status="queued").count()
+    if queued and not monitoring.workers():
+        found.append(
+            Alert(
+                "no-worker",
+                f"{queued} job(s) wait, but no task worker has been seen in the last 30 s. "
+                "Start one on the server (cardid serve starts one; cardid worker runs one "
+                "alone).",
+            )
+        )
+    return found
 
 
 def policy_figures() -> dict:

@@ -5,6 +5,9 @@ from django.db.models import Prefetch, Q, QuerySet
 from cardid.directory.models import Group, User, group_key, username_key
 from cardid.errors import NotFound
 
+SEE_USERS = "check the spelling against the list (Users, or `cardid users list`)"
+SEE_GROUPS = "check the spelling against the list (Groups, or `cardid groups list`)"
+
 
 def _printable(name: str, what: str) -> str:
     # No database can match a control character in a name, and PostgreSQL refuses NUL: say so.
@@ -18,7 +21,7 @@ def get_user(username: str) -> User:
     _printable(username, "user")
     user = User.objects.filter(username_key=username_key(username)).first()
     if user is None:
-        raise NotFound(f"unknown user {username!r}; `cardid users list` shows the users")
+        raise NotFound(f"unknown user {username!r}; {SEE_USERS}")
     return user
 
 
@@ -26,7 +29,7 @@ def get_group(name: str) -> Group:
     _printable(name, "group")
     group = Group.objects.filter(name_key=group_key(name)).first()
     if group is None:
-        raise NotFound(f"unknown group {name!r}; `cardid groups list` shows the groups")
+        raise NotFound(f"unknown group {name!r}; {SEE_GROUPS}")
     return group
 
 
@@ -37,7 +40,7 @@ def users_by_names(usernames: list[str]) -> list[User]:
     missing = [u for u, k in zip(usernames, keys, strict=True) if k not in found]
     if missing:
         names = ", ".join(repr(m) for m in missing[:10])
-        raise NotFound(f"unknown user(s) {names}; `cardid users list` shows the users")
+        raise NotFound(f"unknown user(s) {names}; {SEE_USERS}")
     return [found[k] for k in dict.fromkeys(keys)]
 
 

@@ -136,21 +136,20 @@ def decode(data: bytes, what: str = "file") -> str:
         ) from None
 
 
-def sniff_delimiter(line: str) -> str:
-    return "\t" if "\t" in line else ","
-
-
 def import_users(*, data: bytes, actor: Actor, dry_run: bool = False) -> UserImportResult:
     """Create or update the users of a CSV/TSV file with a header; all or nothing."""
     text = decode(data)
     lines = text.splitlines()
     if not any(line.strip() for line in lines):
         raise Invalid("the file is empty; it needs a header line naming the columns")
-    reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(lines[0]))
+    separator = spreadsheet.delimiter(lines[0])
+    reader = csv.reader(io.StringIO(text), delimiter=separator)
     header = [h.strip().lower().replace("_", "-") for h in next(reader)]
     if "username" not in header:
         raise Invalid(
-            "the header has no 'username' column; the columns are " + ", ".join(IMPORT_COLUMNS)
+            f"the header has no 'username' column (read as separated by "
+            f"{spreadsheet.separator_name(separator)}); the columns are "
+            + ", ".join(IMPORT_COLUMNS)
         )
     unknown = [h for h in header if h not in IMPORT_COLUMNS]
     if unknown:

@@ -7,7 +7,7 @@ from django.core.mail.backends.smtp import EmailBackend
 from django.utils.functional import cached_property
 
 from cardid.config import services as config
-from cardid.errors import Invalid
+from cardid.config.screens import NotConfigured
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,9 @@ def current_settings() -> SmtpSettings:
         timeout=o["smtp.timeout"],
     )
     if not s.host:
-        raise Invalid("smtp.host is not set; `cardid config set smtp.host mail.example.org`")
+        raise NotConfigured("no mail server is set", "smtp.host", "mail.example.org")
     if not s.sender:
-        raise Invalid("smtp.from is not set; `cardid config set smtp.from cardid@example.org`")
+        raise NotConfigured("no sender address is set", "smtp.from", "cardid@example.org")
     return s
 
 

@@ -66,7 +66,9 @@ def test_users_list_filter_and_get(api):
     assert status == 200 and body["full_name"] == "Ann Smith"
     assert api("get", "/users/ghost") == (
         404,
-        {"detail": "unknown user 'ghost'; `cardid users list` shows the users"},
+        {
+            "detail": "unknown user 'ghost'; check the spelling against the list (Users, or `cardid users list`)"
+        },
     )
 
 

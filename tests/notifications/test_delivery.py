@@ -194,7 +194,9 @@ def test_send_pending_without_smtp_settings_says_what_to_set(cli):
     generate_for(make_user())
     r = cli("notifications", "send-pending")
     assert r.code == 1
-    assert "smtp.host is not set" in r.err
+    assert "no mail server is set" in r.err
+    assert "Options › Notifications › E-mail (SMTP) › SMTP server" in r.err  # the screen
+    assert "`cardid config set smtp.host mail.example.org`" in r.err  # and the command
     assert OutboxMessage.objects.get().status == Status.PENDING
 
 

@@ -39,7 +39,14 @@ def login(request):
                 target = reverse("console:dashboard")
             return redirect(target)
     status = 429 if locked else 400 if request.method == "POST" else 200
-    response = render_page(request, "login.html", status=status, form=form, error=error)
+    response = render_page(
+        request,
+        "login.html",
+        status=status,
+        form=form,
+        error=error,
+        no_admin=not services.administrators_exist(),
+    )
     if locked:
         response["Retry-After"] = str(locked.retry_after)
     return response

@@ -9,8 +9,8 @@ from cardid import templating
 from cardid.access import guard
 from cardid.cards import rules
 from cardid.cards.models import ConversionRule
+from cardid.config.screens import PAGES
 from cardid.console import forms, services
-from cardid.console.pages import PAGES
 from cardid.console.views.base import (
     admin_required,
     render_page,

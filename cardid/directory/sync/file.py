@@ -4,6 +4,8 @@ import csv
 import io
 from pathlib import Path
 
+from cardid import spreadsheet
+from cardid.config.screens import NotConfigured
 from cardid.directory.sync.base import Snapshot, SourceError, SourceUser, reshape
 
 COLUMNS = {
@@ -23,9 +25,7 @@ class FileSource:
 
     def __init__(self, path: str):
         if not path:
-            raise SourceError(
-                "sync.file.path is not set; `cardid config set sync.file.path /path/to/users.csv`"
-            )
+            raise NotConfigured("no users file is set", "sync.file.path", "/path/to/users.csv")
         self.path = Path(path)
 
     def test(self) -> str:
@@ -47,8 +47,7 @@ class FileSource:
         lines = text.splitlines()
         if not lines:
             raise SourceError(f"{self.path} is empty")
-        delimiter = "\t" if "\t" in lines[0] else ","
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        reader = csv.reader(io.StringIO(text), delimiter=spreadsheet.delimiter(lines[0]))
         header = [h.strip().lower().replace("_", "-") for h in next(reader)]
         if "username" not in header:
             raise SourceError(

@@ -20,6 +20,7 @@ import ldap3
 from ldap3.core import exceptions as lx
 from ldap3.utils.conv import escape_filter_chars
 
+from cardid.config.screens import NotConfigured
 from cardid.directory.sync.base import Snapshot, SourceError, SourceUser, reshape
 
 NONE = "none"  # an attribute set to this is not synced
@@ -105,9 +106,7 @@ class LdapSource:
 
     def __init__(self, cfg: LdapConfig):
         if not cfg.url:
-            raise SourceError(
-                "sync.ldap.url is not set; `cardid config set sync.ldap.url ldaps://dc.example.org`"
-            )
+            raise NotConfigured("no LDAP server is set", "sync.ldap.url", "ldaps://dc.example.org")
         self.cfg = cfg
         self.preset = PRESETS[cfg.preset]
         self.attrs = {f: (cfg.attrs or {}).get(f) or self.preset.attrs[f] for f in FIELDS}

@@ -4,6 +4,7 @@ product's custom user-directory program interface."""
 import shlex
 import subprocess
 
+from cardid.config.screens import NotConfigured
 from cardid.directory.sync.base import Snapshot, SourceError, SourceUser, reshape
 
 TIMEOUT = 120  # seconds one call of the program may take
@@ -14,10 +15,7 @@ class ProgramSource:
 
     def __init__(self, command: str, timeout: float = TIMEOUT):
         if not command:
-            raise SourceError(
-                "sync.program.path is not set; `cardid config set "
-                "sync.program.path /opt/sync/users.py`"
-            )
+            raise NotConfigured("no sync program is set", "sync.program.path", "/opt/sync/users.py")
         try:
             self.argv = shlex.split(command)
         except ValueError as e:

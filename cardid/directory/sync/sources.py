@@ -3,21 +3,18 @@
 from pathlib import Path
 
 from cardid.config import services as config
+from cardid.config.screens import NotConfigured
 from cardid.directory.sync.base import SourceError, compile_card_regex, parse_additional_groups
 from cardid.directory.sync.file import FileSource
 from cardid.directory.sync.ldap import FIELDS, LdapConfig, LdapSource
 from cardid.directory.sync.program import ProgramSource
-from cardid.errors import Invalid
 
 
 def current():
     """The source `sync.source` names, configured; Invalid when there is none."""
     kind = config.get("sync.source")
     if kind == "none":
-        raise Invalid(
-            "no sync source is configured; `cardid config set sync.source "
-            "ldap|file|program` and its settings first"
-        )
+        raise NotConfigured("no sync source is chosen", "sync.source", "ldap|file|program")
     if kind == "file":
         return FileSource(config.get("sync.file.path"))
     if kind == "program":

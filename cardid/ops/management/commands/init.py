@@ -3,9 +3,11 @@
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from cardid import env
 from cardid.access import admins
 from cardid.commands import CardidCommand
 from cardid.errors import Invalid
+from cardid.ops import backups
 
 
 class Command(CardidCommand):
@@ -27,7 +29,10 @@ class Command(CardidCommand):
         if admin:
             admins.validate(name=admin, password=password)  # a weak password changes nothing
         call_command("migrate", interactive=False, verbosity=0)
-        self.note("database is ready")
+        fixed = env.make_private(env.data_dir(), backups.sqlite_path())
+        if fixed:
+            self.note(f"made {fixed} file(s) in the data dir readable by its owner only")
+        self.note(f"database is ready: {backups.database_label()} (data dir {env.data_dir()})")
         if not admin:
             return
         if get_user_model().objects.filter(username=admin, is_staff=True).exists():

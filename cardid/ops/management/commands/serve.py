@@ -1,11 +1,14 @@
 """cardid serve: the production web server (gunicorn) and, unless told otherwise, one worker."""
 
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -37,13 +40,12 @@ class Command(CardidCommand):
             raise CardidError(
                 "the database is not initialised or not up to date; run `cardid init` first"
             )
-        from django.contrib.auth import get_user_model
-
         if not get_user_model().objects.filter(is_staff=True, is_active=True).exists():
             self.note(
                 "no administrator yet: create one with `cardid init --admin NAME "
                 "--password-file FILE` to log in to the console at /admin/"
             )
+        _port_free(host, port)
         connection.close()
         procs = [
             subprocess.Popen(
@@ -90,3 +92,20 @@ class Command(CardidCommand):
         codes = [p.returncode for p in procs]
         if any(c not in (0, -signal.SIGTERM, -signal.SIGINT) for c in codes):
             raise CardidError(f"a server process stopped unexpectedly (exit codes {codes})")
+
+
+def _port_free(host: str, port: int) -> None:
+    """Refuse at once, in words, when another process serves on the address (gunicorn
+    itself retries for a while and then only says that it stopped)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise CardidError(
+                    f"port {port} on {host} is in use (another cardid or another program "
+                    "serves there); stop it, or choose another port with --port"
+                ) from None
+            raise CardidError(f"cannot serve on {host}:{port}: {e.strerror}") from None

@@ -4,6 +4,9 @@ administrator already knows work here."""
 
 from dataclasses import dataclass
 
+from cardid.config import options
+from cardid.errors import Invalid
+
 
 @dataclass(frozen=True)
 class OptionsPage:
@@ -206,3 +209,27 @@ LABELS = {
     "api.lookup.max-misses": "Failed look-ups allowed per client",
     "api.lookup.window-minutes": "Within (minutes)",
 }
+
+
+def label(key: str) -> str:
+    """An option's label on its page."""
+    return LABELS.get(key) or options.get(key).help
+
+
+def where(key: str) -> str:
+    """Where an administrator sets `key` in the console, in the words on the screen:
+    "Options › Notifications › E-mail (SMTP) › SMTP server"."""
+    for page in PAGES.values():
+        for heading, keys in page.sections:
+            if key in keys:
+                return f"Options › {page.title} › {heading} › {label(key)}"
+    return f"the option {key}"
+
+
+class NotConfigured(Invalid):
+    """A setting that must be made before the thing asked for can work. The message names
+    the screen and field (and the option key); the command line adds its own command."""
+
+    def __init__(self, what: str, key: str, example: str):
+        super().__init__(f"{what}: fill in {where(key)} ({key})", field=key)
+        self.example = example
