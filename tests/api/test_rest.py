@@ -13,6 +13,7 @@ from cardid.cards import services as cards
 from cardid.cards.models import Card
 from cardid.config import services as config
 from cardid.directory.models import User
+from cardid.directory.selectors import SEE_USERS
 from cardid.jobs import runner
 from cardid.jobs.models import Job
 from tests.factories import ADMIN, give_number, make_group, make_user, numbers_of
@@ -66,9 +67,7 @@ def test_users_list_filter_and_get(api):
     assert status == 200 and body["full_name"] == "Ann Smith"
     assert api("get", "/users/ghost") == (
         404,
-        {
-            "detail": "unknown user 'ghost'; check the spelling against the list (Users, or `cardid users list`)"
-        },
+        {"detail": f"unknown user 'ghost'; {SEE_USERS}"},
     )
 
 
