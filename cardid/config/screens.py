@@ -2,6 +2,7 @@
 labels. The paths and the labels follow the reference product, so that the steps an
 administrator already knows work here."""
 
+import re
 from dataclasses import dataclass
 
 from cardid.config import options
@@ -231,5 +232,32 @@ class NotConfigured(Invalid):
     the screen and field (and the option key); the command line adds its own command."""
 
     def __init__(self, what: str, key: str, example: str):
-        super().__init__(f"{what}: fill in {where(key)} ({key})", field=key)
+        super().__init__(f"{what}: fill in {where(key)}", field=key)
         self.example = example
+
+
+def _page_of(key: str) -> str:
+    for page in PAGES.values():
+        if key in page.keys:
+            return f"Options › {page.title}"
+    return ""
+
+
+_KEYS = re.compile(
+    r"(?<![\w.-])("
+    + "|".join(re.escape(k) for k in sorted(options.OPTIONS, key=len, reverse=True))
+    + r")(?![\w-])"
+)
+
+
+def in_words(text: str) -> str:
+    """A message for a web page: each option key in it becomes the field's label and its
+    page, as the administrator sees them ("set cards.length to 9" → "set “Length (digits)”
+    (Options › Card/ID numbers) to 9")."""
+
+    def label_and_page(m: re.Match) -> str:
+        key = m.group(1)
+        page = _page_of(key)
+        return f"“{label(key)}”" + (f" ({page})" if page else "")
+
+    return _KEYS.sub(label_and_page, text)

@@ -236,9 +236,9 @@ def warnings(enabled_users: int) -> list[Alert]:
         found.append(
             Alert(
                 "no-worker",
-                f"{queued} job(s) wait, but no task worker has been seen in the last 30 s. "
-                "Start one on the server (cardid serve starts one; cardid worker runs one "
-                "alone).",
+                f"{queued} job(s) wait, but no task worker has been seen in the last 30 s: "
+                "the server's task worker is not running, so nothing queued will start. "
+                "Start it on the server (the README's Deployment section says how).",
             )
         )
     return found

@@ -5,8 +5,8 @@ from django.db.models import Prefetch, Q, QuerySet
 from cardid.directory.models import Group, User, group_key, username_key
 from cardid.errors import NotFound
 
-SEE_USERS = "check the spelling against the list (Users, or `cardid users list`)"
-SEE_GROUPS = "check the spelling against the list (Groups, or `cardid groups list`)"
+SEE_USERS = "check the spelling against the list of users"
+SEE_GROUPS = "check the spelling against the list of groups"
 
 
 def _printable(name: str, what: str) -> str:

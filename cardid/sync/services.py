@@ -12,7 +12,7 @@ from cardid.sync import engine
 
 NO_SOURCE = (
     "no sync source is configured: choose LDAP, a text file or a program as the source "
-    "(Options › User/Group Sync › Sync Source, option sync.source) and save its settings first"
+    "(Options › User/Group Sync › Sync Source) and save its settings first"
 )
 
 

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from cardid import spreadsheet
+from cardid.config.screens import in_words
 from cardid.console import services
 
 SESSION_KEY = "console_admin"
@@ -30,6 +31,11 @@ def posted(request):
     """The data to bind a form to: the POST even when it is empty (an empty post is checked
     and refused, not shown as a fresh form)."""
     return request.POST if request.method == "POST" else None
+
+
+def say(error: Exception) -> str:
+    """An error's message for a web page: option keys become the screens' words."""
+    return in_words(str(error))
 
 
 def render_page(request, template, status=200, **context):

@@ -11,6 +11,7 @@ from cardid.console.views.base import (
     admin_required,
     posted,
     render_page,
+    say,
 )
 
 # -- log-in ------------------------------------------------------------------------------------
@@ -28,9 +29,9 @@ def login(request):
                 address=request.META.get("REMOTE_ADDR", ""),
             )
         except passwords.LoginRefused as e:
-            error = str(e)
+            error = say(e)
         except guard.Locked as e:
-            error, locked = str(e), e
+            error, locked = say(e), e
         else:
             request.session.cycle_key()  # a new session id at log-in: no fixation
             request.session[SESSION_KEY] = admin.as_session()

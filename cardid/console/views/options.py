@@ -14,6 +14,7 @@ from cardid.console import forms, services
 from cardid.console.views.base import (
     admin_required,
     render_page,
+    say,
 )
 from cardid.errors import CardidError, NotFound
 from cardid.jobs.models import Job
@@ -83,7 +84,7 @@ def unlock(request):
         )
         messages.success(request, f"Unlocked ({n} counter(s) forgotten).")
     except CardidError as e:
-        messages.error(request, str(e))
+        messages.error(request, say(e))
     return redirect("console:options", slug="security")
 
 
@@ -93,7 +94,7 @@ def sync_test(request):
     try:
         result, ok = engine.test_connection(), True
     except CardidError as e:
-        result, ok = str(e), False
+        result, ok = say(e), False
     return _action_result(
         request, "sync", "result", 200 if ok else 400, result=result, ok=ok, box="sync-result"
     )
@@ -107,7 +108,7 @@ def sync_now(request):
     try:
         job = sync.start(actor=request.admin.actor, dry_run=True)
     except CardidError as e:
-        messages.error(request, str(e))
+        messages.error(request, say(e))
         return redirect("console:options", slug="sync")
     return redirect("console:job", pk=job.pk)
 
@@ -123,7 +124,7 @@ def sync_apply(request, pk):
     try:
         job = sync.start(actor=request.admin.actor, expect=figures)
     except CardidError as e:
-        messages.error(request, str(e))
+        messages.error(request, say(e))
         return redirect("console:job", pk=pk)
     return redirect("console:job", pk=job.pk)
 
@@ -143,9 +144,9 @@ def notification_preview(request):
             )
             extra.update(ok=True, subject=subject, body=body)
         except NotFound as e:
-            form.add_error("username", str(e))
+            form.add_error("username", say(e))
         except CardidError as e:  # the subject or body in the editor
-            form.add_error(None, str(e))
+            form.add_error(None, say(e))
     status = 200 if form.is_valid() else 400
     return _action_result(request, "notifications", "preview", status, **extra)
 
@@ -162,7 +163,7 @@ def notification_test(request):
             )
             extra.update(ok=True, result=f"Sent. The server answered: {answer}")
         except CardidError as e:
-            extra.update(ok=False, result=str(e))
+            extra.update(ok=False, result=say(e))
     status = 200 if extra.get("ok") else 400
     return _action_result(request, "notifications", "testmail", status, **extra)
 
@@ -181,7 +182,7 @@ def rule_save(request):
             messages.success(request, f"Rule {rule.name} saved: {rule.chain}")
             return redirect("console:options", slug="card-readers")
         except CardidError as e:
-            form.add_error(e.field if e.field in form.fields else None, str(e))
+            form.add_error(e.field if e.field in form.fields else None, say(e))
     page = PAGES["card-readers"]
     return _options(request, page, forms.OptionsForm(page), status=400, rule_form=form)
 
@@ -193,7 +194,7 @@ def rule_delete(request):
         rules.delete_rule(name=request.POST.get("name", ""), actor=request.admin.actor)
         messages.success(request, f"Rule {request.POST.get('name', '')} deleted.")
     except CardidError as e:
-        messages.error(request, str(e))
+        messages.error(request, say(e))
     return redirect("console:options", slug="card-readers")
 
 
@@ -207,12 +208,12 @@ def rule_try(request):
         try:
             steps = rules.steps_of(form.cleaned_data["chain"])
         except CardidError as e:
-            form.add_error("chain", str(e))
+            form.add_error("chain", say(e))
         else:
             try:
                 extra.update(ok=True, result=f"{value} → {rules.apply(steps, value)}")
             except CardidError as e:
-                form.add_error("value", str(e))
+                form.add_error("value", say(e))
     status = 200 if extra.get("ok") else 400
     return _action_result(request, "card-readers", "try", status, **extra)
 
@@ -231,6 +232,6 @@ def rule_derive(request):
                 extra.update(ok=False, near=result.near_misses)
                 form.add_error("pairs", rules.NO_CHAIN)
         except CardidError as e:
-            form.add_error("pairs", str(e))
+            form.add_error("pairs", say(e))
     status = 200 if extra.get("ok") else 400
     return _action_result(request, "card-readers", "derive", status, **extra)

@@ -16,6 +16,7 @@ from cardid.console.views.base import (
     csv_download,
     posted,
     render_page,
+    say,
 )
 from cardid.directory import selectors as directory
 from cardid.directory.models import Group, User
@@ -26,7 +27,7 @@ IMPORT_KEY = "console_import"  # the reviewed upload: its token and the plan's f
 
 def _add_error(form, e: CardidError) -> None:
     """The message beside the input it concerns (by the refusal's field), else on top."""
-    form.add_error(e.field if e.field in form.fields else None, str(e))
+    form.add_error(e.field if e.field in form.fields else None, say(e))
 
 
 # -- users -------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def user_generate(request, pk):
                 "slot", result.refused or "; ".join(result.messages) or "no number was issued"
             )
         except CardidError as e:
-            form.add_error("slot", str(e))
+            form.add_error("slot", say(e))
     return _user_page(request, user, 400, generate_form=form)
 
 
@@ -182,7 +183,7 @@ def user_clear(request, pk):
         else:
             messages.info(request, f"There was no {slot} number to clear.")
     except CardidError as e:
-        messages.error(request, str(e))
+        messages.error(request, say(e))
     return redirect("console:user", pk=pk)
 
 
@@ -204,7 +205,7 @@ def user_pin(request, pk):
                 messages.success(request, "The PIN was removed." if remove else "The PIN was set.")
                 return redirect("console:user", pk=pk)
             except CardidError as e:
-                form.add_error("pin", str(e))
+                form.add_error("pin", say(e))
     return _user_page(request, user, 400, pin_form=form)
 
 
@@ -221,7 +222,7 @@ def users_import(request):
             try:
                 plan = transfer.plan_import(data)
             except CardidError as e:
-                form.add_error("file", str(e))
+                form.add_error("file", say(e))
             else:
                 request.session[IMPORT_KEY] = None
                 if not plan.refused:
@@ -248,7 +249,7 @@ def users_import_apply(request):
             data=data, expect=reviewed["figures"], actor=request.admin.actor
         )
     except CardidError as e:
-        messages.error(request, f"Nothing was imported: {e}")
+        messages.error(request, f"Nothing was imported: {say(e)}")
         return redirect("console:users-import")
     messages.success(
         request,

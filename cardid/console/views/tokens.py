@@ -10,6 +10,7 @@ from cardid.console.views.base import (
     admin_required,
     posted,
     render_page,
+    say,
 )
 from cardid.errors import CardidError
 
@@ -36,7 +37,7 @@ def api_tokens(request):
                 )
                 form = forms.TokenForm()
             except CardidError as e:
-                form.add_error(e.field if e.field in form.fields else None, str(e))
+                form.add_error(e.field if e.field in form.fields else None, say(e))
         if new_key is None:
             status = 400
     misses = guard.failures_by_client("lookup")
@@ -58,5 +59,5 @@ def api_token_revoke(request):
         tokens.revoke(name=request.POST.get("name", ""), actor=request.admin.actor)
         messages.success(request, f"Token {request.POST.get('name', '')} revoked.")
     except CardidError as e:
-        messages.error(request, str(e))
+        messages.error(request, say(e))
     return redirect("console:tokens")
