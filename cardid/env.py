@@ -59,6 +59,13 @@ def proxy_https() -> bool:
     return os.environ.get("CARDID_PROXY_HTTPS", "").strip().lower() in ("1", "true", "yes")
 
 
+def trusted_proxies() -> list[str]:
+    """Addresses or networks of reverse proxies whose X-Forwarded-For names the client
+    (CARDID_TRUSTED_PROXIES, comma-separated; default none: the peer is the client)."""
+    raw = os.environ.get("CARDID_TRUSTED_PROXIES", "").strip()
+    return [a.strip() for a in raw.split(",") if a.strip()]
+
+
 def metrics_allow() -> list[str]:
     """Addresses or networks that may read /metrics without a token (default: loopback)."""
     raw = os.environ.get("CARDID_METRICS_ALLOW", "").strip()

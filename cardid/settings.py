@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cardid.ops.middleware.ClientAddress",
     "cardid.ops.middleware.DatabaseAway",
     "cardid.ops.middleware.HttpSecurity",
     "django.middleware.security.SecurityMiddleware",

@@ -2,10 +2,13 @@
 Retry-After), instead of a server error page; it recovers by itself when the database is
 back (Django's CONN_HEALTH_CHECKS reconnects)."""
 
+import ipaddress
 import logging
 
 from django.db import InterfaceError, OperationalError, close_old_connections
 from django.http import HttpResponse, JsonResponse
+
+from cardid import env
 
 log = logging.getLogger(__name__)
 MESSAGE = "the database is unreachable at the moment; try again in a few seconds"
@@ -69,3 +72,45 @@ class HttpSecurity:
             for morsel in response.cookies.values():
                 morsel["secure"] = True
         return response
+
+
+def _networks(entries: list[str]) -> list:
+    found = []
+    for entry in entries:
+        try:
+            found.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            log.warning("CARDID_TRUSTED_PROXIES: %r is not an address or network", entry)
+    return found
+
+
+def _within(address: str, networks: list) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
+
+
+class ClientAddress:
+    """Behind a reverse proxy every request comes from the proxy; the guard's per-address
+    counts and the /metrics allow list need the client. When the peer is a trusted proxy
+    (CARDID_TRUSTED_PROXIES), REMOTE_ADDR becomes the right-most address of
+    X-Forwarded-For that is not itself a trusted proxy — the one the proxy saw; what a
+    client wrote further left is ignored, and so is the header from anyone else."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.trusted = _networks(env.trusted_proxies())
+
+    def __call__(self, request):
+        if self.trusted and _within(request.META.get("REMOTE_ADDR", ""), self.trusted):
+            hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+            for hop in reversed([h for h in hops if h]):
+                if not _within(hop, self.trusted):
+                    try:
+                        request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(hop))
+                    except ValueError:
+                        pass  # not an address: the request stays the proxy's
+                    break
+        return self.get_response(request)
