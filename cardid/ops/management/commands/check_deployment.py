@@ -1,5 +1,6 @@
 """cardid check: Django's deployment checks and cardid's own; exit 1 on an error."""
 
+import io
 import os
 import socket
 import stat
@@ -25,10 +26,18 @@ class Command(CardidCommand):
 
     def handle(self, *args, **opts):
         problems, notes = [], []
+        said = io.StringIO()
         try:
-            call_command("check", deploy=True, fail_level="ERROR", verbosity=0)
+            call_command(
+                "check", deploy=True, fail_level="ERROR", stdout=said, stderr=said, verbosity=0
+            )
         except SystemCheckError as e:
             problems.append(f"Django's deployment checks: {e}")
+        notes += [
+            f"Django says: {line.strip()}"
+            for line in said.getvalue().splitlines()
+            if "?: (" in line
+        ]
         problems += _permissions()
         try:
             o = config.get_many(

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -46,6 +47,7 @@ class Command(CardidCommand):
                 "--password-file FILE` to log in to the console at /admin/"
             )
         _port_free(host, port)
+        _fresh_metrics()
         connection.close()
         procs = [
             subprocess.Popen(
@@ -109,3 +111,11 @@ def _port_free(host: str, port: int) -> None:
                     "serves there); stop it, or choose another port with --port"
                 ) from None
             raise CardidError(f"cannot serve on {host}:{port}: {e.strerror}") from None
+
+
+def _fresh_metrics() -> None:
+    """Counters start again with the server (Prometheus takes a restart of a counter in its
+    stride); the files of processes that are gone would otherwise pile up."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    for path in Path(folder).glob("*.db") if folder else []:
+        path.unlink(missing_ok=True)
