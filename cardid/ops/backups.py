@@ -128,12 +128,6 @@ def restore(source: Path) -> dict:
                 "the database is not empty; restore into a new data dir or an empty database "
                 "(nothing was changed)"
             )
-        for k in manifest.get("keys", []):
-            here = env.data_dir() / k
-            if here.exists() and here.read_bytes() != tar.extractfile(f"keys/{k}").read():
-                raise Invalid(
-                    f"{here} holds another key; restore into a new data dir (nothing was changed)"
-                )
         with tempfile.TemporaryDirectory() as tmp:
             name = "database.sqlite3" if vendor == "sqlite" else "database.pgdump"
             tar.extract(name, tmp, filter="data")
@@ -156,13 +150,17 @@ def restore(source: Path) -> dict:
                     + [str(dump)],
                     "pg_restore",
                 )
+        # The keys the data was made with replace any this (empty) place made at its first
+        # start: nothing here was keyed or encrypted with those.
         for k in manifest.get("keys", []):
             data = tar.extractfile(f"keys/{k}").read()
             here = env.data_dir() / k
-            if not here.exists():
-                fd = os.open(here, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
+            fd = os.open(
+                here.with_suffix(".restored"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600
+            )
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(here.with_suffix(".restored"), here)
     return manifest
 
 
