@@ -33,20 +33,9 @@ def clean_environment() -> dict[str, str]:
 
 
 def key_values(path: Path) -> dict[str, str]:
-    return dict(
-        line.split("=", 1)
-        for line in path.read_text().splitlines()
-        if "=" in line and line[0] != "#"
-    )
-
-
-def key_values(path: Path) -> dict[str, str]:
-    """systemd's reading of an EnvironmentFile: KEY=VALUE lines, comments skipped."""
-    return dict(
-        line.split("=", 1)
-        for line in path.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    )
+    """KEY=VALUE lines, as systemd reads a unit's settings and an EnvironmentFile."""
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and line[0] != "#")
 
 
 class Install:
