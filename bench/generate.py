@@ -183,6 +183,7 @@ def run_phase(name: str, users: int, env: dict) -> dict:
 
 
 def database_env(kind: str, workdir: Path) -> dict:
+    workdir.mkdir(parents=True, exist_ok=True)
     env = dict(
         os.environ,
         CARDID_DATA_DIR=str(workdir),

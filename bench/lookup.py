@@ -48,7 +48,11 @@ def setup(users: int) -> dict:
     from django.utils import timezone
 
     from cardid import db
-    from cardid.access import tokens
+
+    try:
+        from cardid.access import tokens
+    except ImportError:  # cardid before issue 14 (a baseline run of an older checkout)
+        from cardid.api import tokens
     from cardid.audit.actor import Actor
     from cardid.cards.models import CARD_ROW, Card
     from cardid.directory.models import User

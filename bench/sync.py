@@ -190,7 +190,9 @@ def main() -> None:
                     "second_ratio": second["seconds"] / limit["fetch"],
                     "generated": first["counts"]["numbers_generated"],
                     "second_changes": sum(
-                        v for k, v in second["counts"].items() if k != "in_source"
+                        v
+                        for k, v in second["counts"].items()
+                        if k != "in_source" and isinstance(v, int)
                     ),
                 }
                 print(json.dumps(row), flush=True)
