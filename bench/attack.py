@@ -82,6 +82,21 @@ def poster(port: int, path: str, headers: dict, body_of, source: str = "127.0.0.
     return request
 
 
+def csrf(port: int, source: str) -> tuple[str, str]:
+    """The log-in page's CSRF cookie and form token, as a browser (or a careful attacker)
+    gets them: the guesses then reach the password check and its guard."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(source, 0))
+    conn.request("GET", "/admin/login")
+    r = conn.getresponse()
+    page = r.read().decode()
+    cookie = next(
+        c.split(";")[0] for c in r.headers.get_all("Set-Cookie") or [] if c.startswith("csrftoken=")
+    )
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    conn.close()
+    return cookie, token
+
+
 def terminal_run(port: int, data: dict, stop: threading.Event) -> list:
     results: list = []
     threads = []
@@ -119,11 +134,14 @@ def attack(port: int, data: dict, stop: threading.Event, tallies: dict) -> list[
                 target=paced, args=(ATTACK_RATE / 8, SECONDS + 2, request, tallies["walk"], stop)
             )
         )
+    cookie, token = csrf(port, "127.0.0.3")
     login = poster(
         port,
         "/admin/login",
-        {"Content-Type": "application/x-www-form-urlencoded"},
-        lambda: urllib.parse.urlencode({"username": "admin2", "password": "guess"}),
+        {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+        lambda: urllib.parse.urlencode(
+            {"username": "admin2", "password": "guess", "csrfmiddlewaretoken": token}
+        ),
         source="127.0.0.3",
     )
     threads.append(
