@@ -123,7 +123,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# No STATIC_ROOT: WhiteNoise serves the files from the apps themselves (no collectstatic).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -163,7 +163,15 @@ SESSION_COOKIE_AGE = 8 * 3600
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "nowhere": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"cardid": {"level": "INFO"}},
+    "loggers": {
+        "cardid": {"level": "INFO"},
+        # Django's line names its own setting (ALLOWED_HOSTS); cardid.ops.views logs one
+        # that names CARDID_ALLOWED_HOSTS instead.
+        "django.security.DisallowedHost": {"handlers": ["nowhere"], "propagate": False},
+    },
 }

@@ -1,6 +1,7 @@
 """Health and metrics for load balancers and monitoring (SPEC §10)."""
 
 import ipaddress
+import logging
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -10,6 +11,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from cardid import env
 from cardid.access import tokens
 from cardid.ops import monitoring
+
+log = logging.getLogger(__name__)
 
 
 def healthz(request):
@@ -91,6 +94,12 @@ def bad_request(request, exception=None):
     """400: a host name not in CARDID_ALLOWED_HOSTS is named as such, with the way out."""
     if type(exception).__name__ == "DisallowedHost":
         allowed = ", ".join(settings.ALLOWED_HOSTS)
+        log.warning(
+            "refused a request for the host name %r: add it to CARDID_ALLOWED_HOSTS (now: %s) "
+            "if people reach cardid by it",
+            request.META.get("HTTP_HOST", "")[:200],
+            allowed,
+        )
         return HttpResponse(
             f"this host name is not one cardid answers to; add it to CARDID_ALLOWED_HOSTS "
             f"(now: {allowed}) and restart cardid\n",

@@ -62,6 +62,7 @@ class Site:
     database_url: str = ""
     extra: dict = field(default_factory=dict)
     procs: list = field(default_factory=list)
+    log: str = ""  # what the stopped servers wrote on standard error
 
     @property
     def env(self) -> dict:
@@ -116,6 +117,7 @@ class Site:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+            self.log += p.stderr.read().decode("utf-8", "replace")
         self.procs.clear()
 
 

@@ -360,6 +360,9 @@ def test_metrics_for_loopback_or_a_read_token_and_a_host_name_not_allowed_is_nam
     assert r.status == 400
     assert r.body.startswith(b"this host name is not one cardid answers to; add it to ")
     assert b"CARDID_ALLOWED_HOSTS (now: localhost, 127.0.0.1, [::1])" in r.body
+    site.stop()
+    assert "refused a request for the host name 'cards.example.org': add it to " in site.log
+    assert "CARDID_ALLOWED_HOSTS" in site.log and "You may need to add" not in site.log
 
 
 def test_a_second_server_on_a_port_in_use_says_so(site):
