@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from cardid.cards.models import Card
 from cardid.config import services as config
 from cardid.directory.models import User
+from cardid.jobs import services as jobs
 from tests.browser import NEEDS_CHROMIUM, chromium_page, screenshot
 from tests.conftest import free_port
 from tests.factories import ADMIN, make_group, make_user
@@ -243,3 +244,63 @@ def test_bulk_action_on_a_large_group_shows_progress_until_done(server, page):
     accessible(page)
     screenshot(page, "console-job-bulk")
     assert Card.objects.filter(slot="secondary").count() == 5000
+
+
+def test_the_console_guides_a_new_administrator_to_what_cannot_work(subprocess_env):
+    """No administrator yet: the log-in page says how to make one. Then a set-up that cannot
+    work — notifications on with no mail server, auto-generation with no sync source, more
+    enabled users than the guess bound allows at 4 digits, a job with no worker — is named
+    on the dashboard, in screen words, on a desktop and on a phone."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cardid", "serve", "--port", str(port), "--no-worker"],
+        env=subprocess_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: get_json(f"{url}/healthz"), what="cardid serve")
+        with chromium_page() as page:
+            page.goto(f"{url}/admin/")
+            hint = page.locator("#first-admin")
+            expect(hint).to_contain_text("No administrator exists yet")
+            expect(hint).to_contain_text("cardid init --admin NAME --password-file FILE")
+            accessible(page)
+            screenshot(page, "console-login-first-admin")
+            page.set_viewport_size({"width": 390, "height": 844})
+            screenshot(page, "console-login-first-admin-390")
+            page.set_viewport_size({"width": 1280, "height": 900})
+
+            get_user_model().objects.create_user("alice", password=PASSWORD, is_staff=True)
+            for key, value in (
+                ("notify.card-admin-generated", "true"),
+                ("sync.auto-generate-primary-when-blank", "true"),
+                ("cards.length", "4"),
+            ):
+                config.set_value(key=key, raw=value, actor=ADMIN)
+            for _ in range(12):
+                make_user()
+            jobs.submit(kind="generate", params={}, actor=ADMIN, description="waits")
+            page.reload()
+            expect(page.locator("#first-admin")).to_have_count(0)
+            log_in(page, url)
+            expected = {
+                "mail-not-set": "no mail server is set",
+                "auto-generation-without-source": "no sync source is chosen",
+                "beyond-guess-bound": re.compile(
+                    r"at 4 digits only .* set the length to \d+ digits"
+                ),
+                "no-worker": "1 job(s) wait, but no task worker",
+            }
+            for key, words in expected.items():
+                expect(page.locator(f"#warning-{key}")).to_contain_text(words)
+            text = page.locator("main").inner_text()
+            assert "cardid " not in text and "smtp.host" not in text and "sync.source" not in text
+            accessible(page)
+            screenshot(page, "console-dashboard-warnings")
+            page.set_viewport_size({"width": 390, "height": 844})
+            screenshot(page, "console-dashboard-warnings-390")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
