@@ -6,6 +6,7 @@ from argparse import _SubParsersAction
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import OperationalError, ProgrammingError, connection
 
 from cardid.audit.actor import Actor
 from cardid.config.screens import NotConfigured
@@ -31,6 +32,12 @@ def _one_line(parser) -> None:
                 _one_line(sub)
 
 
+def _missing_table(error: Exception) -> bool:
+    """SQLite's "no such table", PostgreSQL's "relation ... does not exist"."""
+    text = str(error)
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
 class CardidCommand(BaseCommand):
     requires_system_checks: list = []
 
@@ -46,6 +53,13 @@ class CardidCommand(BaseCommand):
             self.fail(f"{e}; or `cardid config set {e.field} {e.example}`")
         except (CardidError, CommandError) as e:
             self.fail(str(e))
+        except (OperationalError, ProgrammingError) as e:
+            if not _missing_table(e):
+                raise
+            self.fail(
+                f"the database ({connection.settings_dict['NAME']}) is not initialised or not up "
+                "to date; run `cardid init` (and check CARDID_DATA_DIR / CARDID_DATABASE_URL)"
+            )
         except KeyboardInterrupt:
             sys.stderr.write("cardid: interrupted\n")
             sys.exit(130)

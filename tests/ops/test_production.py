@@ -68,6 +68,15 @@ def test_an_installed_cardid_keeps_its_data_in_xdg_data_home(tmp_path, monkeypat
     assert env.data_dir() == tmp_path / "home" / "cards"
 
 
+def test_a_command_on_an_empty_data_dir_says_to_run_init(site):
+    r = site.run("users", "list", check=False)
+    assert r.returncode == 1
+    assert r.stderr == (
+        f"cardid: the database ({site.data / 'cardid.sqlite3'}) is not initialised or not up "
+        "to date; run `cardid init` (and check CARDID_DATA_DIR / CARDID_DATABASE_URL)\n"
+    )
+
+
 def test_info_names_version_data_dir_database_and_workers(site):
     site.run("init")
     out = site.run("info").stdout
