@@ -242,7 +242,12 @@ def test_export_numbers_for_a_group(cli):
 
 
 # A command run by a test: `cli("name", ...)` in process, or `-m cardid name` as a process.
-INVOKED = re.compile(r'(?:\bcli\(\s*|"-m",\s*"cardid",\s*)"([a-z-]+)"')
+# cli("x" (in-process), "-m", "cardid", "x" (a process), site.run("x" / place.cardid("x"
+# (a process of a test site or a deployed install, tests/ops).
+INVOKED = re.compile(
+    r'(?:\bcli\(\s*|"-m",\s*"cardid",\s*|\b(?:site|live|restored|other|place)\.'
+    r'(?:run|cardid)\(\s*)"([a-z-]+)"'
+)
 
 
 def invoked(text: str) -> set[str]:
@@ -255,7 +260,7 @@ def test_every_command_has_a_test():
     commands = set(cardid_cli.commands())
     run = invoked("\n".join(p.read_text() for p in Path(__file__).parent.rglob("test_*.py")))
     assert sorted(commands - run) == []
-    assert invoked('kind="sync"; cli("users", "list"); ["-m", "cardid", "worker"]') == {
-        "users",
-        "worker",
-    }
+    assert invoked(
+        'kind="sync"; cli("users", "list"); ["-m", "cardid", "worker"]; site.run("info"); '
+        'subprocess.run("check"); place.cardid("backup", f)'
+    ) == {"users", "worker", "info", "backup"}
