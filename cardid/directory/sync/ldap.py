@@ -112,8 +112,10 @@ class LdapSource:
         self.attrs = {f: (cfg.attrs or {}).get(f) or self.preset.attrs[f] for f in FIELDS}
         self.bases = [b.strip() for b in cfg.base_dns.split(";") if b.strip()]
         if not self.bases:
-            raise SourceError(
-                "sync.ldap.base-dns is not set; give one or more base DNs separated by ';'"
+            raise NotConfigured(
+                "no base DN is set (one or more, separated by ';')",
+                "sync.ldap.base-dns",
+                "'ou=people,dc=example,dc=org'",
             )
 
     # -- connection -----------------------------------------------------------------------
