@@ -66,8 +66,10 @@ class RetiredNumber(models.Model):
 
     number_hash = models.CharField(max_length=64, db_index=True)
     keypad_length = models.PositiveSmallIntegerField(null=True)
+    # Indexed: deleting users (a sync's missing users) sets this to NULL, and SQLite checks
+    # the reference for each deleted user; without the index each is a scan of the table.
     user = models.ForeignKey(
-        "directory.User", null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "directory.User", null=True, on_delete=models.SET_NULL, related_name="+"
     )
     slot = models.CharField(max_length=10)
     retired_at = models.DateTimeField()
