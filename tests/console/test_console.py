@@ -772,3 +772,29 @@ def test_no_console_form_answers_junk_with_a_server_error(console):
         ):
             assert console.get(path + junk).status_code < 500, (path, junk)
     assert config.get("cards.length") == 8 and numbers_of(u) == {}
+
+
+def test_the_dashboard_names_a_mail_server_that_keeps_refusing_with_its_answer(console):
+    user = make_user()
+    for key, value in (
+        ("notify.card-admin-generated", "true"),
+        ("smtp.host", "mail.example.org"),
+        ("smtp.from", "cardid@example.org"),
+    ):
+        config.set_value(key=key, raw=value, actor=ADMIN)
+    page = console.get("/admin/").content.decode()
+    assert 'id="warning-mail' not in page  # set up, nothing failing: no warning
+    OutboxMessage.objects.create(
+        user=user,
+        slot="primary",
+        reason="admin",
+        created_at="2026-01-01T00:00Z",
+        attempts=3,
+        last_error="550 5.7.1 relaying denied",
+    )
+    page = console.get("/admin/").content.decode()
+    assert 'id="warning-mail-failing"' in page
+    assert "1 message(s) waiting); it last said: 550 5.7.1 relaying denied" in page
+    config.set_value(key="smtp.host", raw="", actor=ADMIN)
+    page = console.get("/admin/").content.decode()
+    assert 'id="warning-mail-not-set"' in page and "no mail server is set" in page
