@@ -19,8 +19,8 @@ from cardid.ops import backups, monitoring
 
 class Command(CardidCommand):
     help = (
-        "Check the deployment: Django's deployment checks, the data dir's permissions, the "
-        "secret key, the mail server when notifications are on, the sync source, a worker "
+        "Check the deployment: Django's deployment checks, the data dir's permissions, "
+        "the mail server when notifications are on, the sync source, a worker "
         "alive. Exit 1 when anything is wrong."
     )
 
