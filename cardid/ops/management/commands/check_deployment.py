@@ -19,7 +19,8 @@ from cardid.ops import backups, monitoring
 
 class Command(CardidCommand):
     help = (
-        "Check the deployment: Django's deployment checks, the data dir's permissions, "
+        "Check the deployment: Django's deployment checks (a weak secret key among them), the "
+        "data dir's permissions, "
         "the mail server when notifications are on, the sync source, a worker "
         "alive. Exit 1 when anything is wrong."
     )
@@ -39,6 +40,11 @@ class Command(CardidCommand):
             if "?: (" in line
         ]
         problems += _permissions()
+        notes.append(
+            "secret key: from CARDID_SECRET_KEY"
+            if os.environ.get("CARDID_SECRET_KEY", "").strip()
+            else f"secret key: kept in {env.data_dir() / 'secret_key'}"
+        )
         try:
             o = config.get_many(
                 "notify.card-auto-generated",
