@@ -49,9 +49,9 @@ def setup(users: int) -> dict:
 
     from cardid import db
 
-    try:
+    if (ROOT / "cardid" / "access").is_dir():
         from cardid.access import tokens
-    except ImportError:  # cardid before issue 14 (a baseline run of an older checkout)
+    else:  # cardid before issue 14 (a baseline run of an older checkout)
         from cardid.api import tokens
     from cardid.audit.actor import Actor
     from cardid.cards.models import CARD_ROW, Card
