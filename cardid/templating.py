@@ -14,6 +14,7 @@ FIELDS = {
     "department": "the user's department",
     "office": "the user's office",
     "date": "today's date",
+    "organisation": "the organisation's name (Options › General › Branding)",
 }
 
 PLACEHOLDER = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")

@@ -19,7 +19,7 @@ NEEDS_CHROMIUM = pytest.mark.skipif(
 
 
 @contextmanager
-def chromium_page(viewport=(1280, 900)):
+def chromium_page(viewport=(1280, 900), args: tuple[str, ...] = ()):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -33,6 +33,7 @@ def chromium_page(viewport=(1280, 900)):
                 "--disable-component-update",
                 "--disable-sync",
                 "--no-first-run",
+                *args,
             ],
         )
         page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,6 +143,56 @@ def _body(value: str) -> str | None:
     return templating.check(value)
 
 
+def _readable_file(value: str) -> str | None:
+    """A file cardid reads (a users file, a CA certificate): it must be there and readable
+    now, not found missing at the next sync."""
+    if value and not (os.path.isfile(value) and os.access(value, os.R_OK)):
+        return (
+            f"there is no readable file at {value}; give the full path of a file that the "
+            "cardid service can read"
+        )
+    return None
+
+
+def _program(value: str) -> str | None:
+    """A command line whose program exists and may be run."""
+    if not value:
+        return None
+    try:
+        program = shlex.split(value)[0]
+    except (ValueError, IndexError) as e:
+        return f"{value!r} cannot be read as a command line ({e})"
+    found = shutil.which(program) if os.sep not in program else program
+    if not found or not (os.path.isfile(found) and os.access(found, os.X_OK)):
+        return (
+            f"there is no program {program} that cardid may run; give its full path "
+            "(executable by the cardid service)"
+        )
+    return None
+
+
+def _logo(value: str) -> str | None:
+    """An image file cardid serves itself (no request leaves for another site)."""
+    if not value:
+        return None
+    if os.path.splitext(value)[1].lower() not in LOGO_TYPES:
+        return f"{value} is not a PNG, JPEG or SVG file; give the path of one of those"
+    problem = _readable_file(value)
+    if problem:
+        return problem
+    if os.path.getsize(value) > 512 * 1024:
+        return f"{value} is larger than 512 KB; give a smaller image (a logo for a header)"
+    return None
+
+
+LOGO_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".svg": "image/svg+xml",
+}
+
+
 def _address(value: str) -> str | None:
     if value and not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+", value):
         return f"{value!r} is not an e-mail address"
@@ -269,7 +322,13 @@ _ALL = [
     ),
     Option("sync.ldap.url", "str", "", "ldap://host:389 or ldaps://host:636"),
     Option("sync.ldap.starttls", "bool", False, "upgrade ldap:// with StartTLS"),
-    Option("sync.ldap.ca-file", "str", "", "CA certificate file to trust for LDAPS/StartTLS"),
+    Option(
+        "sync.ldap.ca-file",
+        "str",
+        "",
+        "CA certificate file to trust for LDAPS/StartTLS",
+        check=_readable_file,
+    ),
     Option("sync.ldap.verify-certificate", "bool", True, "reject untrusted certificates"),
     Option("sync.ldap.bind-dn", "str", "", "DN to bind as"),
     Option("sync.ldap.bind-password", "secret", "", "password of the bind DN"),
@@ -317,8 +376,14 @@ _ALL = [
         "",
         "conversion rule applied to card numbers read from the source (blank: none)",
     ),
-    Option("sync.file.path", "str", "", "CSV or TSV file of users"),
-    Option("sync.program.path", "str", "", "custom user-directory program (a command line)"),
+    Option("sync.file.path", "str", "", "CSV or TSV file of users", check=_readable_file),
+    Option(
+        "sync.program.path",
+        "str",
+        "",
+        "custom user-directory program (a command line)",
+        check=_program,
+    ),
     Option(
         "sync.program.timeout",
         "int",
@@ -327,7 +392,13 @@ _ALL = [
         minimum=1,
         maximum=3600,
     ),
-    Option("sync.additional-groups-file", "str", "", "file of 'group: username' lines"),
+    Option(
+        "sync.additional-groups-file",
+        "str",
+        "",
+        "file of 'group: username' lines",
+        check=_readable_file,
+    ),
     Option("sync.schedule", "schedule", "off", "daily sync time HH:MM, or off"),
     # Notifications.
     Option(
@@ -377,13 +448,34 @@ _ALL = [
         minimum=1,
         maximum=10,
     ),
-    Option("smtp.ca-file", "str", "", "CA certificate file to trust (blank: the system's)"),
+    Option(
+        "smtp.ca-file",
+        "str",
+        "",
+        "CA certificate file to trust (blank: the system's)",
+        check=_readable_file,
+    ),
     Option(
         "smtp.timeout", "int", 30, "seconds to wait for the SMTP server", minimum=1, maximum=600
     ),
     Option("smtp.username", "str", "", "SMTP login (blank: none)"),
     Option("smtp.password", "secret", "", "SMTP password"),
     Option("smtp.from", "str", "", "sender address", check=_address),
+    # Branding: the organisation's name and logo in the console, the portal and e-mails.
+    Option(
+        "branding.name",
+        "str",
+        "",
+        "the organisation's name, shown in the header of the console and the portal and "
+        "available to e-mails as %organisation%",
+    ),
+    Option(
+        "branding.logo",
+        "str",
+        "",
+        "an image file (PNG, JPEG or SVG, at most 512 KB) shown beside the name",
+        check=_logo,
+    ),
     # User web portal.
     Option(
         "portal.view-card-number",

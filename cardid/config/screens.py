@@ -30,6 +30,7 @@ LDAP_ATTRS = tuple(
         "office",
         "primary-card",
         "secondary-card",
+        "disabled",
     )
 )
 
@@ -40,7 +41,24 @@ PAGES = {
             "sync",
             "User/Group Sync",
             (
-                ("Sync Source", ("sync.source", "sync.schedule")),
+                ("Sync Source", ("sync.source", "sync.schedule", "sync.additional-groups-file")),
+                (
+                    "Card/ID numbers",
+                    (
+                        "sync.import-card-numbers",
+                        "sync.auto-generate-primary-when-blank",
+                        "sync.ldap.card-regex",
+                        "sync.card-conversion",
+                    ),
+                ),
+                (
+                    "Disabled and missing users",
+                    (
+                        "sync.import-disabled",
+                        "sync.missing-users",
+                        "sync.guard.max-removal-percent",
+                    ),
+                ),
                 (
                     "LDAP / Active Directory",
                     (
@@ -57,18 +75,8 @@ PAGES = {
                         *LDAP_ATTRS,
                     ),
                 ),
-                ("CSV / TSV file", ("sync.file.path", "sync.additional-groups-file")),
+                ("CSV / TSV file", ("sync.file.path",)),
                 ("Custom program", ("sync.program.path", "sync.program.timeout")),
-                (
-                    "Card/ID numbers",
-                    (
-                        "sync.import-card-numbers",
-                        "sync.auto-generate-primary-when-blank",
-                        "sync.ldap.card-regex",
-                        "sync.card-conversion",
-                    ),
-                ),
-                ("Missing users", ("sync.missing-users", "sync.guard.max-removal-percent")),
             ),
         ),
         OptionsPage(
@@ -147,6 +155,11 @@ PAGES = {
             ),
         ),
         OptionsPage(
+            "branding",
+            "General › Branding",
+            (("Organisation", ("branding.name", "branding.logo")),),
+        ),
+        OptionsPage(
             "security",
             "General › Security",
             (
@@ -185,6 +198,8 @@ LABELS = {
     "sync.program.path": "Program",
     "sync.program.timeout": "Program timeout (seconds)",
     "sync.import-card-numbers": "Import card numbers from the source",
+    "sync.import-disabled": "Import accounts the directory marks disabled (as disabled users)",
+    "sync.ldap.attr.disabled": "Disabled-account attribute (other than Active Directory)",
     "sync.missing-users": "Users no longer in the source",
     "sync.guard.max-removal-percent": "Stop a sync that would remove more than (%)",
     "notify.card.subject": "Subject",
@@ -207,9 +222,48 @@ LABELS = {
     "cards.self-registration": "Let users register a card at a terminal, into",
     "cards.self-registration.code-minutes": "One-time code valid for (minutes)",
     "console.admin-group": "Directory group of administrators",
+    "branding.name": "Organisation name",
+    "branding.logo": "Logo (image file on the server)",
     "api.lookup.max-misses": "Failed look-ups allowed per client",
     "api.lookup.window-minutes": "Within (minutes)",
 }
+
+
+# The words a select shows for each choice (the stored value stays the code).
+CHOICES = {
+    "sync.source": {
+        "none": "None (users are added by hand or by import)",
+        "ldap": "LDAP / Active Directory",
+        "file": "Text file (CSV or TSV)",
+        "program": "Custom program",
+    },
+    "sync.ldap.preset": {"ad": "Active Directory", "openldap": "OpenLDAP and others"},
+    "sync.missing-users": {
+        "keep": "Keep them",
+        "disable": "Disable them",
+        "delete": "Delete them",
+    },
+    "cards.check-digit": {"none": "None", "luhn": "Luhn", "damm": "Damm"},
+    "smtp.security": {"none": "None", "starttls": "STARTTLS", "tls": "TLS (SMTPS)"},
+    "portal.change-card-number.mode": {
+        "generate": "Generate a new random number",
+        "enter": "Type a number of their own",
+    },
+}
+SLOT_CHOICES = {"off": "Off", "primary": "Primary number", "secondary": "Secondary number"}
+# The source each section of User/Group Sync belongs to (shown only when it is chosen).
+SOURCE_SECTIONS = {
+    "LDAP / Active Directory": "ldap",
+    "CSV / TSV file": "file",
+    "Custom program": "program",
+}
+
+
+def choice_label(key: str, value: str) -> str:
+    words = CHOICES.get(key) or (
+        SLOT_CHOICES if set(options.get(key).choices) == set(SLOT_CHOICES) else {}
+    )
+    return words.get(value, value)
 
 
 def label(key: str) -> str:

@@ -6,7 +6,7 @@ from django import forms
 from cardid.cards.models import ConversionRule
 from cardid.config import options
 from cardid.config import services as config
-from cardid.config.screens import LABELS, OptionsPage
+from cardid.config.screens import LABELS, SOURCE_SECTIONS, OptionsPage, choice_label
 from cardid.config.services import OptionProblems
 
 
@@ -21,6 +21,7 @@ class OptionsForm(forms.Form):
     versions = forms.JSONField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, page: OptionsPage, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # "Use StartTLS", not "Use StartTLS:"
         self.page = page
         current = config.get_many(*page.keys)
         initial = {k: v for k, v in current.items() if options.get(k).kind != "secret"}
@@ -37,7 +38,9 @@ class OptionsForm(forms.Form):
         if opt.kind == "bool":
             return forms.BooleanField(**common)
         if opt.kind == "choice":
-            return forms.ChoiceField(choices=[(c, c) for c in opt.choices], **common)
+            return forms.ChoiceField(
+                choices=[(c, choice_label(opt.key, c)) for c in opt.choices], **common
+            )
         if opt.kind == "secret":
             common["help_text"] = "leave blank to keep the stored value"
             return forms.CharField(widget=forms.PasswordInput(render_value=False), **common)
@@ -53,8 +56,15 @@ class OptionsForm(forms.Form):
         return forms.CharField(**common)
 
     def sections(self):
+        """(title, fields, source): `source` names the sync source a section belongs to, so
+        that the page shows only the chosen source's settings."""
         for title, keys in self.page.sections:
-            yield title, [self[k] for k in keys]
+            yield title, [self[k] for k in keys], SOURCE_SECTIONS.get(title, "")
+
+    def chosen_source(self) -> str:
+        if "sync.source" not in self.fields:
+            return ""
+        return str(self["sync.source"].value() or "none")
 
     def clean(self):
         data = super().clean()
@@ -98,8 +108,13 @@ class OptionsForm(forms.Form):
 
 
 class LoginForm(forms.Form):
-    username = forms.CharField(max_length=150)
-    password = forms.CharField(widget=forms.PasswordInput, max_length=1024)
+    username = forms.CharField(
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), max_length=1024
+    )
 
 
 SLOTS = [("primary", "Primary"), ("secondary", "Secondary")]
@@ -149,6 +164,18 @@ class BulkForm(forms.Form):
     )
     notify = forms.BooleanField(label="Notify the users by e-mail", required=False)
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    # Up to this many groups are a choice; beyond, the name is typed (with suggestions).
+    SELECT_LIMIT = 1000
+
+    def __init__(self, *args, group_names: list[str] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        names = list(group_names)
+        self.group_list = len(names) > self.SELECT_LIMIT
+        if not self.group_list:
+            self.fields["group"].widget = forms.Select(
+                choices=[("", "— choose a group —"), *((n, n) for n in names)]
+            )
 
 
 class Distinct(forms.Form):

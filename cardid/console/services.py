@@ -244,12 +244,25 @@ def warnings(enabled_users: int) -> list[Alert]:
     return found
 
 
+def _one_in(p: float) -> str:
+    """A chance as people read it: "1 in 439,000" (three significant figures), "none"."""
+    if p <= 0:
+        return "none"
+    n = 1 / p
+    rounded = round(n, -max(0, len(str(int(n))) - 3))
+    return f"1 in {int(rounded):,}"
+
+
 def policy_figures() -> dict:
     """The live figures beside the generation policy, with a warning near the bound."""
     figures = card_selectors.policy_figures()
     bound = figures["bound"]
     share = figures["guess_probability"] / bound if bound else 0
     figures["share_of_bound"] = share
+    # For people: "1 in 439,000" rather than 0.00000228; the bound the same way.
+    figures["odds"] = _one_in(figures["guess_probability"])
+    figures["bound_odds"] = _one_in(bound)
+    figures["share_percent"] = f"{share * 100:.0f} %" if share >= 0.01 else "under 1 %"
     figures["warning"] = (
         "The chance that one random guess hits a user's number is above 80% of the allowed "
         "bound; generation will soon be refused. Lengthen the numbers or raise the bound."
@@ -267,7 +280,10 @@ def search_users(query: str):
     number (exact, either slot): (queryset, holder or None)."""
     query = (query or "").strip()
     holder = card_selectors.find_owner(query) if query and len(query) <= 64 else None
-    return directory.list_users(search=query), holder
+    found = directory.list_users(search=query)
+    if holder is not None:  # the holder's row is among the results, whatever their name
+        found = found | User.objects.filter(pk=holder.pk)
+    return found, holder
 
 
 # -- the guard's locks ------------------------------------------------------------------------

@@ -39,6 +39,7 @@ urlpatterns = [
     path("jobs/", logs.jobs, name="jobs"),
     path("jobs/<int:pk>/", logs.job_detail, name="job"),
     path("jobs/<int:pk>/download", logs.job_download, name="job-download"),
+    path("jobs/<int:pk>/again", logs.job_again, name="job-again"),
     path("sync/", logs.sync_history, name="sync-history"),
     path("sync/<int:pk>/", logs.sync_run, name="sync-run"),
     path("notifications/", logs.notification_log, name="notifications"),

@@ -90,8 +90,11 @@ def _today() -> str:
     return timezone.localdate().isoformat()
 
 
-def _fields(user: User, numbers: dict[str, str], slot: str) -> dict[str, str]:
+def _fields(
+    user: User, numbers: dict[str, str], slot: str, organisation: str = ""
+) -> dict[str, str]:
     return {
+        "organisation": organisation,
         "user": user.username,
         "full_name": user.full_name or user.username,
         "email": user.email,
@@ -108,7 +111,7 @@ def _fields(user: User, numbers: dict[str, str], slot: str) -> dict[str, str]:
 def render_for(user: User, slot: str, subject: str, body: str) -> tuple[str, str]:
     """Subject (one line, whatever a field holds) and body for `user`, from current numbers."""
     numbers = dict(Card.objects.filter(user=user).values_list("slot", "number"))
-    values = _fields(user, numbers, slot)
+    values = _fields(user, numbers, slot, config.get("branding.name"))
     return templating.one_line(templating.render(subject, values)), templating.render(body, values)
 
 
@@ -163,7 +166,7 @@ def deliver_due(*, force: bool = False, max_batches: int | None = None) -> Deliv
     if not OutboxMessage.objects.filter(status=Status.PENDING).exists():
         return report
     settings = mail.current_settings()
-    templates = config.get_many("notify.card.subject", "notify.card.body")
+    templates = config.get_many("notify.card.subject", "notify.card.body", "branding.name")
     connections = config.get("smtp.connections")
     batches = 0
     while max_batches is None or batches < max_batches:
@@ -258,7 +261,7 @@ def _send_batch(
 def _render(msg: OutboxMessage, numbers, sender: str, templates: dict) -> transmit.Outgoing:
     user = msg.user
     own = {s: numbers[(user.id, s)] for s in ("primary", "secondary") if (user.id, s) in numbers}
-    values = _fields(user, own, msg.slot)
+    values = _fields(user, own, msg.slot, templates["branding.name"])
     email = EmailMessage(
         subject=templating.one_line(templating.render(templates["notify.card.subject"], values)),
         body=templating.render(templates["notify.card.body"], values),

@@ -2,14 +2,17 @@
 
 import ipaddress
 import logging
+import os
 
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from cardid import env
 from cardid.access import tokens
+from cardid.config import options
+from cardid.config import services as config
 from cardid.ops import monitoring
 
 log = logging.getLogger(__name__)
@@ -107,3 +110,16 @@ def bad_request(request, exception=None):
             content_type="text/plain",
         )
     return HttpResponse("bad request\n", status=400, content_type="text/plain")
+
+
+def logo(request):
+    """The organisation's logo (Options › General › Branding), served by cardid itself."""
+    path = config.get("branding.logo")
+    kind = options.LOGO_TYPES.get(os.path.splitext(path)[1].lower()) if path else None
+    if not kind or not os.path.isfile(path):
+        raise Http404("no logo is set")
+    response = FileResponse(open(path, "rb"), content_type=kind)  # noqa: SIM115 - closed by Django
+    response["Cache-Control"] = "public, max-age=300"
+    if kind == "image/svg+xml":  # an SVG may carry script: never run it
+        response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response

@@ -1,5 +1,6 @@
 """The user portal under /user/: thin views over cardid.portal.services."""
 
+import time
 from functools import wraps
 
 from django.http import Http404, HttpResponseBadRequest
@@ -34,6 +35,9 @@ def _features() -> dict:
         "pin": o["portal.change-pin"],
         "register": o["cards.self-registration"],
     }
+
+
+REVEAL_KEY, REVEAL_SECONDS = "portal-reveal-until", 120
 
 
 def portal_login_required(view):
@@ -113,9 +117,14 @@ def number(request):
     if shown is None:
         raise Http404("viewing the Card/ID number is switched off")
     slot, value = shown
-    # The number appears only in the answer to the Reveal button (a POST): never in a URL,
-    # never in a page that sits in the browser history by default.
-    return _page(request, "number.html", slot=slot, number=value, revealed=request.method == "POST")
+    # The number is shown for a short while after the Reveal button (a POST, then a redirect,
+    # so that a refresh does not ask to send a form again); never in a URL, and the page is
+    # sent with no-store, so it does not sit in the browser's cache or history.
+    if request.method == "POST":
+        request.session[REVEAL_KEY] = time.time() + REVEAL_SECONDS
+        return redirect("portal:number")
+    revealed = request.session.get(REVEAL_KEY, 0) > time.time()
+    return _page(request, "number.html", slot=slot, number=value, revealed=revealed)
 
 
 @portal_login_required

@@ -240,7 +240,8 @@ def test_bulk_action_on_a_large_group_shows_progress_until_done(server, page):
     expect(page.locator("#job-bar")).to_be_visible()
     screenshot(page, "console-job-bulk-running")
     wait_for_job(page)
-    expect(page.locator("#job-counts")).to_contain_text("5000")
+    expect(page.locator("#job-counts")).to_contain_text("5,000")
+    expect(page.locator("#job-announce")).to_have_text("The job has succeeded.")
     accessible(page)
     screenshot(page, "console-job-bulk")
     assert Card.objects.filter(slot="secondary").count() == 5000

@@ -12,6 +12,7 @@ from django.test import Client
 
 from cardid.access.models import ApiToken
 from cardid.audit.models import AuditEvent
+from cardid.cards import batches
 from cardid.cards.models import Card, ConversionRule
 from cardid.config import services as config
 from cardid.directory.models import User
@@ -160,6 +161,9 @@ def options_post(page_response, **changes) -> dict:
         ("sync", "sync.guard.max-removal-percent", "101", "at most 100"),
         ("sync", "sync.program.timeout", "0", "at least 1"),
         ("sync", "sync.source", "nis", "nis is not one of the available choices"),
+        ("sync", "sync.file.path", "/nonexistent/users.csv", "there is no readable file at"),
+        ("sync", "sync.program.path", "/nonexistent/sync", "no program /nonexistent/sync"),
+        ("notifications", "smtp.ca-file", "/nonexistent/ca.pem", "there is no readable file"),
         ("notifications", "notify.card.subject", "Hi %nosuch%", "unknown placeholder"),
         ("notifications", "notify.card.body", "Your number: %card_numbr%", "unknown placeholder"),
         ("notifications", "smtp.port", "70000", "at most 65535"),
@@ -185,12 +189,13 @@ def test_every_options_form_rejects_bad_values_beside_the_field(console, page, k
     assert "Nothing was saved" in r.content.decode()
 
 
-def test_saving_options_stores_them_audited_with_the_admins_name(console):
+def test_saving_options_stores_them_audited_with_the_admins_name(console, tmp_path):
+    (tmp_path / "users.tsv").write_text("username\n")
     shown = console.get("/admin/options/sync")
     data = options_post(
         shown,
         sync__source="file",
-        sync__file__path="/srv/users.tsv",
+        sync__file__path=str(tmp_path / "users.tsv"),
         sync__auto_generate_primary_when_blank=True,
     )
     r = console.post("/admin/options/sync", data)
@@ -270,7 +275,9 @@ def test_card_numbers_page_shows_live_figures_and_warns_near_the_bound(console):
 
 def test_test_connection_reports_a_failure_in_words(console, tmp_path):
     config.set_value(key="sync.source", raw="file", actor=ADMIN)
+    (tmp_path / "missing.tsv").write_text("username\n")
     config.set_value(key="sync.file.path", raw=str(tmp_path / "missing.tsv"), actor=ADMIN)
+    (tmp_path / "missing.tsv").unlink()  # moved away after it was set
     r = console.post("/admin/options/sync/test", HTTP_HX_REQUEST="true")
     assert r.status_code == 400
     assert "missing.tsv" in r.content.decode()
@@ -372,6 +379,9 @@ def test_find_a_user_by_number_without_the_number_in_the_url(console):
     assert r.status_code == 302 and "73519604" not in r["Location"]
     page = console.get(r["Location"]).content.decode()
     assert 'id="number-holder">ann<' in page
+    # The holder's row is in the table (the number matches no name), not "No users match".
+    assert '<a href="/admin/users/' in page and ">ann</a></td>" in page
+    assert "No users match" not in page and ">bob<" not in page
     r = console.post("/admin/users/", {"q": "Jones"})
     page = console.get("/admin/users/").content.decode()
     assert ">bob<" in page and ">ann<" not in page
@@ -414,7 +424,18 @@ def test_generate_clear_and_pin_on_the_user_page(console):
     assert r.status_code == 302
     assert set(numbers_of(ann)) == {"secondary"}
     assert OutboxMessage.objects.filter(user=ann, reason="admin").exists()
+    before = numbers_of(ann)
+    # Replacing and clearing a number ask first; without the confirmation nothing changes.
+    r = console.post(f"/admin/users/{ann.pk}/generate", {"slot": "secondary"})
+    page = r.content.decode()
+    assert r.status_code == 200 and "Replace ann&#x27;s secondary number" in page
+    assert "stops working at terminals at once" in page and 'name="confirmed"' in page
     r = console.post(f"/admin/users/{ann.pk}/clear", {"slot": "secondary"})
+    assert r.status_code == 200 and "Clear ann&#x27;s secondary number?" in r.content.decode()
+    assert numbers_of(ann) == before
+    r = console.post(f"/admin/users/{ann.pk}/generate", {"slot": "secondary", "confirmed": "yes"})
+    assert r.status_code == 302 and numbers_of(ann)["secondary"] != before["secondary"]
+    r = console.post(f"/admin/users/{ann.pk}/clear", {"slot": "secondary", "confirmed": "yes"})
     assert numbers_of(ann) == {}
     r = console.post(f"/admin/users/{ann.pk}/pin", {"pin": "12ab", "action": "set"})
     assert r.status_code == 400 and "digits" in errors_of(r)
@@ -432,12 +453,13 @@ def test_generate_clear_and_pin_on_the_user_page(console):
     history = page[page.index("<tbody>", page.index("History")) :]
     # The user's history lists each change with who made it, newest first.
     rows = re.findall(
-        r"<tr><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>", history
+        r'<tr><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td title="([^"]*)">([^<]*)</td>',
+        history,
     )
-    assert rows[:3] == [
-        ("root-admin", "console", "pin.cleared"),
-        ("root-admin", "console", "pin.set"),
-        ("root-admin", "console", "card.cleared"),
+    assert rows[:3] == [  # the event in words, its code beside it for the curious
+        ("root-admin", "console", "pin.cleared", "PIN cleared"),
+        ("root-admin", "console", "pin.set", "PIN set"),
+        ("root-admin", "console", "card.cleared", "Card cleared"),
     ]
 
 
@@ -798,3 +820,93 @@ def test_the_dashboard_names_a_mail_server_that_keeps_refusing_with_its_answer(c
     config.set_value(key="smtp.host", raw="", actor=ADMIN)
     page = console.get("/admin/").content.decode()
     assert 'id="warning-mail-not-set"' in page and "no mail server is set" in page
+
+
+def test_the_navigation_marks_the_current_page(console):
+    ann = make_user(username="ann")
+    for path, current in (
+        ("/admin/", "Dashboard"),
+        ("/admin/users/", "Users"),
+        (f"/admin/users/{ann.pk}/", "Users"),
+        ("/admin/options/notifications", "Notifications"),
+    ):
+        page = console.get(path).content.decode()
+        marked = re.findall(r'aria-current="page">([^<]+)<', page)
+        assert marked == [current], (path, marked)
+
+
+def test_the_guess_chance_reads_as_one_in_n(console):
+    config.set_value(key="cards.length", raw="6", actor=ADMIN)
+    for i in range(3):
+        give_number(make_user(), f"{400000 + i * 7:06d}")
+    page = console.get("/admin/").content.decode()
+    # 3 of the 900,000 six-digit numbers that do not start with 0: 1 in 300,000.
+    assert "1 in 300,000" in page and "allowed: 1 in 10,000, now at 3 % of it" in page
+
+
+def test_the_root_leads_to_the_portal_and_the_log_in_helps_the_browser(client):
+    r = client.get("/")
+    assert r.status_code == 302 and r["Location"] == "/user/"
+    page = client.get("/admin/login").content.decode()
+    assert 'autocomplete="username"' in page and "autofocus" in page
+    assert 'autocomplete="current-password"' in page
+
+
+def test_a_failed_job_can_be_run_again_and_a_finished_one_cannot(console):
+    ann = make_user(username="ann")
+    group = make_group("leavers", [ann])
+    target, _ = batches.resolve(kind="group", group="leavers")
+    job = batches.generate(target=target, slot="primary", replace=False, notify=False, actor=ADMIN)
+    group.delete()
+    job = runner.run(job.pk)
+    assert job.status == "failed"
+    page = console.get(f"/admin/jobs/{job.pk}/").content.decode()
+    assert 'id="run-again"' in page and "unknown group" in page
+    make_group("leavers", [ann])  # the administrator puts the group back
+    r = console.post(f"/admin/jobs/{job.pk}/again")
+    again = Job.objects.exclude(pk=job.pk).get()
+    assert r.status_code == 302 and r["Location"] == f"/admin/jobs/{again.pk}/"
+    assert again.kind == "generate" and again.created_by.startswith("root-admin")
+    assert runner.run(again.pk).status == "succeeded" and "primary" in numbers_of(ann)
+    r = console.post(f"/admin/jobs/{again.pk}/again", follow=True)
+    assert "Only a failed job can be run again." in r.content.decode()
+    assert Job.objects.count() == 2
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00"
+    b"\x00\x00IEND\xaeB`\x82"
+)
+
+
+def test_branding_names_the_organisation_in_the_console_the_portal_and_e_mails(
+    console, client, tmp_path
+):
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(PNG)
+    (tmp_path / "notes.txt").write_text("not an image")
+    r = console.post(
+        "/admin/options/branding",
+        {"branding.name": "Northfield College", "branding.logo": str(tmp_path / "notes.txt")},
+    )
+    assert r.status_code == 400 and "is not a PNG, JPEG or SVG file" in errors_of(r)
+    r = console.post(
+        "/admin/options/branding",
+        {"branding.name": "Northfield College", "branding.logo": str(logo)},
+    )
+    assert r.status_code == 302
+    page = console.get("/admin/").content.decode()
+    assert "<strong>Northfield College</strong> console" in page and 'src="/branding/logo"' in page
+    portal = client.get("/user/login").content.decode()
+    assert (
+        "<strong>Northfield College</strong>" in portal and "· Northfield College</title>" in portal
+    )
+    served = client.get("/branding/logo")
+    assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    assert b"".join(served.streaming_content) == PNG
+    ann = make_user(username="ann", full_name="Ann")
+    give_number(ann, "61001234")
+    config.set_value(key="notify.card.subject", raw="%organisation%: your number", actor=ADMIN)
+    r = console.post("/admin/options/notifications/preview", {"username": "ann"})
+    assert "Northfield College: your number" in r.content.decode()

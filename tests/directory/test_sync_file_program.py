@@ -88,7 +88,9 @@ def test_bad_files_change_nothing(tmp_path, content, msg):
 
 
 def test_a_missing_file_is_reported(tmp_path):
+    (tmp_path / "nope.csv").write_text("username\n")
     use_file(tmp_path / "nope.csv")
+    (tmp_path / "nope.csv").unlink()  # gone after it was set
     result = engine.run(actor=SYNC)
     assert result.status == "failed" and "cannot read" in result.message
 
@@ -218,9 +220,15 @@ def test_a_hanging_program_times_out(tmp_path):
     assert User.objects.count() == 0
 
 
-def test_a_missing_program_is_named(tmp_path):
+def test_a_missing_program_is_refused_when_set_and_named_when_it_vanished(tmp_path, cli):
+    r = cli("config", "set", "sync.program.path", str(tmp_path / "nope"))
+    assert r.code == 1 and f"there is no program {tmp_path / 'nope'} that cardid may run" in r.err
+    program = tmp_path / "gone"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
     config.set_value(key="sync.source", raw="program", actor=ADMIN)
-    config.set_value(key="sync.program.path", raw=str(tmp_path / "nope"), actor=ADMIN)
+    config.set_value(key="sync.program.path", raw=str(program), actor=ADMIN)
+    program.unlink()  # removed after it was set
     result = engine.run(actor=SYNC)
     assert result.status == "failed" and "does not exist" in result.message
 

@@ -5,11 +5,12 @@ import pytest
 
 from cardid.cards import lookups
 from cardid.config import services as config
+from cardid.directory import services as directory
 from cardid.directory.models import User
 from cardid.sync import engine
 from tests import ldapserver as L
 from tests.browser import ARTIFACTS, NEEDS_CHROMIUM, chromium_page
-from tests.factories import ADMIN, numbers_of
+from tests.factories import ADMIN, give_number, make_user, numbers_of
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 pytestmark = [
@@ -106,3 +107,29 @@ def test_with_everything_off_the_links_are_absent(live_server, browser_page, dir
     assert page.get_by_role("link", name="Change details").count() == 0
     assert page.goto(f"{live_server.url}/user/number").status == 404
     assert page.goto(f"{live_server.url}/user/details").status == 404
+
+
+def test_copy_works_on_a_plain_http_intranet_host_name(live_server, settings):
+    """On http://cards.test (not localhost, not HTTPS) the browser offers no clipboard API:
+    Copy selects the number and copies it the old way, and says so."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "cards.test"]
+    config.set_value(key="portal.view-card-number", raw="primary", actor=ADMIN)
+    user = make_user(username="bea", full_name="Bea")
+    directory.set_password(username="bea", password="a long local password", actor=ADMIN)
+    give_number(user, "27182818")
+    port = live_server.url.rsplit(":", 1)[1]
+    rules = ("--host-resolver-rules=MAP cards.test 127.0.0.1",)
+    with chromium_page(viewport=(390, 844), args=rules) as page:
+        page.goto(f"http://cards.test:{port}/user/login")
+        assert page.evaluate("window.isSecureContext") is False
+        page.get_by_label("User name").fill("bea")
+        page.get_by_label("Password").fill("a long local password")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/user/number")
+        page.get_by_role("button", name="Reveal").click()
+        page.get_by_role("button", name="Copy").click()
+        playwright.expect(page.get_by_role("button", name="Copied")).to_be_visible()
+        assert page.evaluate("window.getSelection().toString()").strip() == "27182818"
+        page.reload()  # a refresh shows the page again, no form to resend
+        assert page.locator("#card-number").inner_text() == "27182818"
+        page.screenshot(path=str(ARTIFACTS / "portal-number-copied.png"), full_page=True)

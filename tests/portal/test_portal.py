@@ -45,15 +45,21 @@ def test_the_number_is_hidden_until_revealed_and_never_in_a_url(client, ann):
     page = client.get("/user/number")
     assert page.status_code == 200 and b"12345678" not in page.content
     assert b"Reveal" in page.content
-    shown = client.post("/user/number")
-    assert b"12345678" in shown.content
+    revealed = client.post("/user/number")
+    assert revealed.status_code == 302 and revealed["Location"] == "/user/number"  # no resubmit
+    shown = client.get("/user/number")
+    assert b"12345678" in shown.content and shown["Cache-Control"] == "no-store"
     assert not re.search(rb'(?:href|action)="[^"]*12345678', shown.content)
+    session = client.session
+    session["portal-reveal-until"] = 0  # two minutes later
+    session.save()
+    assert b"12345678" not in client.get("/user/number").content
 
 
 def test_the_configured_slot_is_shown(client, ann):
     give_number(ann, "AB12CD", slot="secondary")
     options(**{"portal.view-card-number": "secondary"})
-    assert b"AB12CD" in logged_in(client).post("/user/number").content
+    assert b"AB12CD" in logged_in(client).post("/user/number", follow=True).content
 
 
 def test_with_the_options_off_pages_and_links_are_absent(client, ann):

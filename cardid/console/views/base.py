@@ -38,8 +38,60 @@ def say(error: Exception) -> str:
     return in_words(str(error))
 
 
+# The side navigation: (heading or None, [(label, url name, args)]); an entry under a
+# heading is indented, an entry with children has them after it.
+NAV = [
+    (None, [("Dashboard", "console:dashboard", ())]),
+    (
+        None,
+        [("Users", "console:users", ()), ("Import and export numbers", "console:users-import", ())],
+    ),
+    (None, [("Groups", "console:groups", ()), ("Bulk User Actions", "console:bulk", ())]),
+    (
+        "Options",
+        [
+            ("User/Group Sync", "console:options", ("sync",)),
+            ("Notifications", "console:options", ("notifications",)),
+            ("General › User Features", "console:options", ("user-features",)),
+            ("General › Security", "console:options", ("security",)),
+            ("General › Branding", "console:options", ("branding",)),
+            ("Card/ID numbers", "console:options", ("card-numbers",)),
+            ("Card readers", "console:options", ("card-readers",)),
+            ("API tokens", "console:tokens", ()),
+        ],
+    ),
+    (
+        "Logs",
+        [
+            ("Jobs", "console:jobs", ()),
+            ("Sync history", "console:sync-history", ()),
+            ("Notification log", "console:notifications", ()),
+            ("Audit log", "console:audit", ()),
+        ],
+    ),
+]
+
+
+def navigation(path: str) -> list[tuple[str | None, list[tuple[str, str, bool]]]]:
+    """NAV with URLs, the current page marked: the entry whose URL is the longest prefix of
+    the path (a user's page marks Users, a job's page Jobs)."""
+    sections = [
+        (heading, [(label, reverse(name, args=args)) for label, name, args in items])
+        for heading, items in NAV
+    ]
+    urls = [url for _, items in sections for _, url in items]
+    matching = [u for u in urls if path == u or (u != "/admin/" and path.startswith(u))]
+    current = max(matching, key=len, default=None)
+    return [
+        (heading, [(label, url, url == current) for label, url in items])
+        for heading, items in sections
+    ]
+
+
 def render_page(request, template, status=200, **context):
     context.setdefault("admin", getattr(request, "admin", None))
+    if context["admin"]:
+        context["nav"] = navigation(request.path)
     return render(request, f"console/{template}", context, status=status)
 
 

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from cardid.audit import selectors as audit_selectors
 from cardid.audit.models import AuditEvent
@@ -16,8 +16,11 @@ from cardid.console.views.base import (
     csv_download,
     ids_of,
     render_page,
+    say,
 )
 from cardid.directory.models import SyncRun
+from cardid.errors import CardidError
+from cardid.jobs import services as job_services
 from cardid.jobs.models import Job
 from cardid.notifications import services as notifications
 from cardid.notifications.models import OutboxMessage
@@ -54,6 +57,32 @@ def job_detail(request, pk):
     )
 
 
+@admin_required
+@require_POST
+def job_again(request, pk):
+    """Run a failed job again, as the administrator who asks: the same kind, the same users
+    and settings (a generation's earlier review does not bind the new run)."""
+    job = get_object_or_404(Job, pk=pk)
+    if job.status != Job.Status.FAILED:
+        messages.error(request, "Only a failed job can be run again.")
+        return redirect("console:job", pk=pk)
+    actor = request.admin.actor
+    try:
+        if job.kind == "sync":
+            new = sync.start(actor=actor, dry_run=bool(job.params.get("dry_run")))
+        else:
+            params = dict(job.params)
+            if "actor_name" in params:
+                params.update(actor_name=actor.name, actor_door=actor.door, expect=None)
+            new = job_services.submit(
+                kind=job.kind, params=params, actor=actor, description=job.description
+            )
+    except CardidError as e:
+        messages.error(request, say(e))
+        return redirect("console:job", pk=pk)
+    return redirect("console:job", pk=new.pk)
+
+
 # The counts of a job in words (keys not listed are shown as they are).
 COUNT_LABELS = {
     "users": "Users chosen",
@@ -78,10 +107,15 @@ COUNT_LABELS = {
 
 
 def _counts(job) -> list[tuple[str, object]]:
-    """The job's counts to show: in words, without the empty refusal and the run number."""
+    return in_words(job.counts)
+
+
+def in_words(counts: dict | None) -> list[tuple[str, object]]:
+    """A job's or a sync run's counts to show: in words, without the empty refusal and the
+    run number."""
     return [
         (COUNT_LABELS.get(k, k.replace("_", " ").capitalize()), v)
-        for k, v in (job.counts or {}).items()
+        for k, v in (counts or {}).items()
         if k not in ("refused", "run") and v is not None
     ]
 
@@ -121,7 +155,8 @@ def sync_history(request):
 
 @admin_required
 def sync_run(request, pk):
-    return render_page(request, "sync_run.html", run=get_object_or_404(SyncRun, pk=pk))
+    run = get_object_or_404(SyncRun, pk=pk)
+    return render_page(request, "sync_run.html", run=run, counts=in_words(run.counts))
 
 
 NOTE_COLUMNS = {

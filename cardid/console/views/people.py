@@ -2,12 +2,14 @@
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cardid.audit import selectors as audit_selectors
 from cardid.cards import batches, generation, transfer
 from cardid.cards import selectors as card_selectors
 from cardid.cards import services as cards
+from cardid.config import services as config
 from cardid.console import forms, services
 from cardid.console.tables import table
 from cardid.console.views.base import (
@@ -153,6 +155,15 @@ def user_generate(request, pk):
     form = forms.GenerateForm(request.POST)
     if form.is_valid():
         slot = form.cleaned_data["slot"]
+        if _holds(user, slot) and request.POST.get("confirmed") != "yes":
+            return _confirm(
+                request,
+                user,
+                question=f"Replace {user.username}'s {slot} number with a new random one?",
+                button=f"Replace the {slot} number",
+                action=reverse("console:user-generate", args=[pk]),
+                fields={"slot": slot, "notify": "on" if form.cleaned_data["notify"] else ""},
+            )
         try:
             result = generation.generate(
                 selection=generation.Selection(usernames=(user.username,)),
@@ -177,6 +188,15 @@ def user_generate(request, pk):
 def user_clear(request, pk):
     user = get_object_or_404(User, pk=pk)
     slot = request.POST.get("slot", "")
+    if _holds(user, slot) and request.POST.get("confirmed") != "yes":
+        return _confirm(
+            request,
+            user,
+            question=f"Clear {user.username}'s {slot} number?",
+            button=f"Clear the {slot} number",
+            action=reverse("console:user-clear", args=[pk]),
+            fields={"slot": slot},
+        )
     try:
         if cards.clear_number(username=user.username, slot=slot, actor=request.admin.actor):
             messages.success(request, f"The {slot} number was cleared.")
@@ -185,6 +205,30 @@ def user_clear(request, pk):
     except CardidError as e:
         messages.error(request, say(e))
     return redirect("console:user", pk=pk)
+
+
+def _holds(user: User, slot: str) -> bool:
+    return slot in card_selectors.numbers_of([user.pk]).get(user.pk, {})
+
+
+def _confirm(request, user: User, *, question: str, button: str, action: str, fields: dict):
+    """Ask before a change that cannot be undone: the number leaves the user and is retired."""
+    days = config.get("cards.retired-quarantine-days")
+    retired = (
+        "It is retired: it will never be generated again."
+        if days < 0
+        else f"It is retired: it will not be generated again for {days} days."
+    )
+    return render_page(
+        request,
+        "confirm.html",
+        user_=user,
+        question=question,
+        consequence=f"The current number stops working at terminals at once. {retired}",
+        button=button,
+        action=action,
+        fields=fields,
+    )
 
 
 @admin_required
@@ -312,13 +356,20 @@ def bulk(request):
     """Groups › Bulk User Actions: choose, review the plan (what will be issued, skipped,
     refused), confirm, watch the job. The job carries the reviewed figures and refuses to
     run if they no longer hold."""
-    names = Group.objects.order_by("name_key").values_list("name", flat=True)[:1000]
+    names = list(
+        Group.objects.order_by("name_key").values_list("name", flat=True)[
+            : forms.BulkForm.SELECT_LIMIT + 1
+        ]
+    )
     if request.method == "GET":
         initial = {"group": request.GET.get("group", "")}
         return render_page(
-            request, "bulk.html", form=forms.BulkForm(initial=initial), group_names=names
+            request,
+            "bulk.html",
+            form=forms.BulkForm(initial=initial, group_names=names),
+            group_names=names,
         )
-    form = forms.BulkForm(request.POST)
+    form = forms.BulkForm(request.POST, group_names=names)
     if form.is_valid():
         d = form.cleaned_data
         try:
