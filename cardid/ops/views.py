@@ -100,7 +100,7 @@ def bad_request(request, exception=None):
         log.warning(
             "refused a request for the host name %r: add it to CARDID_ALLOWED_HOSTS (now: %s) "
             "if people reach cardid by it",
-            request.META.get("HTTP_HOST", "")[:200],
+            (request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", ""))[:200],
             allowed,
         )
         return HttpResponse(
