@@ -85,6 +85,17 @@ def run_cli(*args: str, stdin: str | None = None) -> CliResult:
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
+@pytest.fixture(autouse=True)
+def _fresh_guard_memory():
+    """Each test starts with no look-up lock remembered in this process (the database is
+    rolled back between tests; the guard's short memory must be too)."""
+    from cardid.access import guard
+
+    guard._locked_lately.clear()
+    yield
+    guard._locked_lately.clear()
+
+
 @pytest.fixture
 def cli():
     return run_cli

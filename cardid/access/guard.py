@@ -12,6 +12,7 @@ digests: a dump of the table names no number.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -155,16 +156,44 @@ def _until(key: str, start: datetime, allowed: int, minutes: int) -> int:
 # -- the checks -------------------------------------------------------------------------------
 
 
+# A look-up client found locked is remembered for a moment in this process: a flood from it
+# is refused without two queries per request (what lets a terminal's look-ups go on beside
+# it). Lifting the lock takes effect at once in this process, within a second in others.
+REMEMBER_SECONDS = 1.0
+_locked_lately: dict[str, tuple[float, str, float]] = {}  # key: (until, message, lock ends)
+
+
+def _refused_lately(keys: dict[str, str]) -> None:
+    now = time.monotonic()
+    for key in keys.values():
+        seen = _locked_lately.get(key)
+        if seen and seen[0] > now:
+            raise Locked(seen[1], retry_after=int(seen[2] - now) + 1)
+
+
+def _remember(key: str, message: str, wait: int) -> None:
+    now = time.monotonic()
+    if len(_locked_lately) > 10_000:  # many locked clients: forget the stale ones
+        for k in [k for k, v in _locked_lately.items() if v[0] <= now]:
+            del _locked_lately[k]
+    _locked_lately[key] = (now + min(REMEMBER_SECONDS, wait), message, now + wait)
+
+
 def check(kind: str, *, client: str, subject: str = "") -> None:
     """Refuse (Locked) when the client, or this subject from this client, or this subject
     for the day, has failed too often; otherwise do nothing. Never waits."""
-    lim = limit(kind)
     keys = _keys(kind, subject, client)
+    if kind == "lookup":
+        _refused_lately(keys)
+    lim = limit(kind)
     start = since(lim.minutes)
     for scope, allowed in (("client", lim.client), ("pair", lim.pair)):
         if allowed and scope in keys and misses(keys[scope], start) >= allowed:
             wait = _until(keys[scope], start, allowed, lim.minutes)
-            raise Locked(f"too many {lim.what}; try again in {_words(wait)}", retry_after=wait)
+            message = f"too many {lim.what}; try again in {_words(wait)}"
+            if kind == "lookup":
+                _remember(keys[scope], message, wait)
+            raise Locked(message, retry_after=wait)
     if lim.daily and subject and misses(keys["subject"], _today()) >= lim.daily:
         wait = int((_today() + timedelta(days=1) - timezone.localtime()).total_seconds()) + 1
         raise Locked(
@@ -285,6 +314,7 @@ def unlock(*, user: str = "", address: str = "") -> int:
         raise CardidError("name an account (--user) or a client (--address), one of them")
     q = Q(account=username_key(user)) if user else Q(client=address.strip())
     gone = LookupCounter.objects.filter(q).exclude(kind__startswith="refused-").delete()[0]
+    _locked_lately.clear()
     if not gone:
         who = f"user {user!r}" if user else f"address {address!r}"
         raise NotFound(f"nothing is locked or counted for {who}; `cardid access list` shows locks")
