@@ -108,12 +108,12 @@ def test_configure_file_sync_with_auto_generation_sync_now_and_find_by_number(
     page.get_by_label("Auto-generate random primary Card/ID number when blank").check()
     # A bad value first: the error appears beside its field and nothing is saved.
     page.get_by_label("Daily sync at (HH:MM, or off)").fill("25:99")
-    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_role("button", name="Apply", exact=True).click()
     expect(page.locator("#id_sync\\.schedule_error")).to_contain_text("HH:MM")
     assert config.get("sync.source") == "none"
     page.get_by_label("Daily sync at (HH:MM, or off)").fill("off")
-    page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.get_by_role("status").first).to_contain_text("Saved")
+    page.get_by_role("button", name="Apply", exact=True).click()
+    expect(page.get_by_role("status").first).to_contain_text("Applied")
     assert config.get("sync.source") == "file"
     assert config.get("sync.auto-generate-primary-when-blank") is True
     accessible(page)
@@ -185,8 +185,8 @@ def test_notification_settings_test_mail_and_a_notified_bulk_action(server, page
         page.get_by_label("Sender address").fill("cards@example.org")
         page.get_by_label("Notify users when an administrator generates their number").check()
         page.get_by_label("Subject").fill("Your card for %full_name%")
-        page.get_by_role("button", name="Save", exact=True).click()
-        expect(page.get_by_role("status").first).to_contain_text("Saved")
+        page.get_by_role("button", name="Apply", exact=True).click()
+        expect(page.get_by_role("status").first).to_contain_text("Applied")
         accessible(page)
         screenshot(page, "console-options-notifications")
 
@@ -196,7 +196,7 @@ def test_notification_settings_test_mail_and_a_notified_bulk_action(server, page
         assert [m.recipients for m in mail.received] == [["admin@example.org"]]
 
         page.get_by_role("link", name="Bulk User Actions").first.click()
-        page.get_by_role("combobox", name="Group").fill("teachers")
+        page.get_by_role("combobox", name="Group").select_option("teachers")
         page.get_by_label("Notify the users by e-mail").check()
         page.get_by_role("button", name="Review").click()
         expect(page.get_by_text("Group teachers: 3 users")).to_be_visible()

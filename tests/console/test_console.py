@@ -186,7 +186,7 @@ def test_every_options_form_rejects_bad_values_beside_the_field(console, page, k
     field_errors = r.context["form"].errors
     assert key in field_errors
     assert config.get(key) == before
-    assert "Nothing was saved" in r.content.decode()
+    assert "Nothing was applied" in r.content.decode()
 
 
 def test_saving_options_stores_them_audited_with_the_admins_name(console, tmp_path):

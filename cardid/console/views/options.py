@@ -38,7 +38,9 @@ def options_page(request, slug):
             if form.is_valid():  # save() adds conflicts and refusals to the form
                 messages.success(
                     request,
-                    f"Saved: {len(changed)} option(s) changed." if changed else "Nothing changed.",
+                    f"Applied: {len(changed)} option(s) changed."
+                    if changed
+                    else "Nothing changed.",
                 )
                 return redirect("console:options", slug=slug)
         return _options(request, page, form, status=400)
