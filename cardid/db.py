@@ -1,9 +1,11 @@
 """Set-based writes for bulk work: many rows in one statement, without building model objects."""
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection, models
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
@@ -61,6 +63,15 @@ def select_in(
 def adapt_datetime(value: datetime):
     """A datetime as this database's driver wants it in a raw statement."""
     return connection.ops.adapt_datetimefield_value(value)
+
+
+def read_datetime(value) -> datetime:
+    """A datetime column read by a raw statement, as an aware datetime (SQLite gives text)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
 
 
 def chunked(items: Sequence, size: int) -> Iterable[Sequence]:

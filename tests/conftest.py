@@ -86,14 +86,14 @@ def run_cli(*args: str, stdin: str | None = None) -> CliResult:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_guard_memory():
-    """Each test starts with no look-up lock remembered in this process (the database is
-    rolled back between tests; the guard's short memory must be too)."""
-    from cardid.access import guard
+def _fresh_recent_memory():
+    """Each test starts with nothing remembered in this process for its second (options,
+    tokens, locked clients): the database is rolled back between tests."""
+    from cardid import recent
 
-    guard._locked_lately.clear()
+    recent.forget_all()
     yield
-    guard._locked_lately.clear()
+    recent.forget_all()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from cardid.access.models import LookupCounter
 from cardid.config import services as config
 from cardid.directory.keys import username_key
 from cardid.errors import CardidError, NotFound
+from cardid.recent import Recent
 
 LOG_IN = (5, 30, 15)  # failures per account and address, per address; minutes
 
@@ -52,7 +53,7 @@ def limit(kind: str) -> Limit:
     if kind in ("console", "password", "pin-change"):
         pair, client, minutes = LOG_IN
         return Limit(pair, client, minutes, what="failed log-ins")
-    o = config.get_many(
+    o = config.get_recent(  # a look-up's limits: read at most once a second per process
         "api.lookup.max-misses",
         "api.lookup.window-minutes",
         "cards.pin.max-misses",
@@ -159,24 +160,18 @@ def _until(key: str, start: datetime, allowed: int, minutes: int) -> int:
 # A look-up client found locked is remembered for a moment in this process: a flood from it
 # is refused without two queries per request (what lets a terminal's look-ups go on beside
 # it). Lifting the lock takes effect at once in this process, within a second in others.
-REMEMBER_SECONDS = 1.0
-_locked_lately: dict[str, tuple[float, str, float]] = {}  # key: (until, message, lock ends)
+_locked_lately = Recent()  # counter key: (message, when the lock ends)
 
 
 def _refused_lately(keys: dict[str, str]) -> None:
-    now = time.monotonic()
     for key in keys.values():
         seen = _locked_lately.get(key)
-        if seen and seen[0] > now:
-            raise Locked(seen[1], retry_after=int(seen[2] - now) + 1)
+        if seen:
+            raise Locked(seen[0], retry_after=int(seen[1] - time.monotonic()) + 1)
 
 
 def _remember(key: str, message: str, wait: int) -> None:
-    now = time.monotonic()
-    if len(_locked_lately) > 10_000:  # many locked clients: forget the stale ones
-        for k in [k for k, v in _locked_lately.items() if v[0] <= now]:
-            del _locked_lately[k]
-    _locked_lately[key] = (now + min(REMEMBER_SECONDS, wait), message, now + wait)
+    _locked_lately.put(key, (message, time.monotonic() + wait), seconds=wait)
 
 
 def check(kind: str, *, client: str, subject: str = "") -> None:
@@ -188,18 +183,53 @@ def check(kind: str, *, client: str, subject: str = "") -> None:
     lim = limit(kind)
     start = since(lim.minutes)
     for scope, allowed in (("client", lim.client), ("pair", lim.pair)):
-        if allowed and scope in keys and misses(keys[scope], start) >= allowed:
-            wait = _until(keys[scope], start, allowed, lim.minutes)
-            message = f"too many {lim.what}; try again in {_words(wait)}"
-            if kind == "lookup":
-                _remember(keys[scope], message, wait)
-            raise Locked(message, retry_after=wait)
+        if allowed and scope in keys:
+            _refuse_past(kind, keys[scope], start, misses(keys[scope], start), allowed, lim)
     if lim.daily and subject and misses(keys["subject"], _today()) >= lim.daily:
         wait = int((_today() + timedelta(days=1) - timezone.localtime()).total_seconds()) + 1
         raise Locked(
             f"too many {lim.what} for this number today; try again tomorrow",
             retry_after=wait,
         )
+
+
+def _refuse_past(kind: str, key: str, start: datetime, n: int, allowed: int, lim: Limit) -> None:
+    if n >= allowed:
+        wait = _until(key, start, allowed, lim.minutes)
+        message = f"too many {lim.what}; try again in {_words(wait)}"
+        if kind == "lookup":
+            _remember(key, message, wait)
+        raise Locked(message, retry_after=wait)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A look-up client's failures as a scalar subquery (`sql`, `params`), so that the
+    look-up reads them in its own query — one query for a look-up that finds its user —
+    then `passes` the count it read."""
+
+    key: str
+    start: datetime
+    limit: Limit
+    sql: str = f"({SUM})"
+
+    @property
+    def params(self) -> list:
+        return [self.key, db.adapt_datetime(self.start)]
+
+    def passes(self, failures: int) -> None:
+        """Refuse (Locked) when the count read says the client has failed too often."""
+        if self.limit.client:
+            _refuse_past("lookup", self.key, self.start, failures, self.limit.client, self.limit)
+
+
+def lookup_gate(*, client: str) -> Gate:
+    """The gate of a look-up (no PIN) by `client`; refuses at once a client found locked
+    within the last second."""
+    keys = _keys("lookup", "", client)
+    _refused_lately(keys)
+    lim = limit("lookup")
+    return Gate(keys["client"], since(lim.minutes), lim)
 
 
 def failed(kind: str, *, client: str, subject: str = "", account: str = "") -> bool:
@@ -314,7 +344,7 @@ def unlock(*, user: str = "", address: str = "") -> int:
         raise CardidError("name an account (--user) or a client (--address), one of them")
     q = Q(account=username_key(user)) if user else Q(client=address.strip())
     gone = LookupCounter.objects.filter(q).exclude(kind__startswith="refused-").delete()[0]
-    _locked_lately.clear()
+    _locked_lately.forget()
     if not gone:
         who = f"user {user!r}" if user else f"address {address!r}"
         raise NotFound(f"nothing is locked or counted for {who}; `cardid access list` shows locks")

@@ -81,11 +81,14 @@ def database_away(request, exc: OperationalError):
 
 @api.exception_handler(CardidError)
 def domain_error(request, exc: CardidError):
-    status = next(code for kind, code in STATUS if isinstance(exc, kind))
-    response = api.create_response(request, {"detail": str(exc)}, status=status)
+    response = api.create_response(request, {"detail": str(exc)}, status=status_of(exc))
     if isinstance(exc, guard.Locked):
         response["Retry-After"] = str(exc.retry_after)
     return response
+
+
+def status_of(exc: CardidError) -> int:
+    return next(code for kind, code in STATUS if isinstance(exc, kind))
 
 
 # -- schemas ----------------------------------------------------------------------------------
@@ -330,19 +333,24 @@ def sync_now(request, dry_run: bool = False):
 # -- terminals ---------------------------------------------------------------------------------
 
 
+NO_HOLDER = "no user holds that number (or the PIN is wrong)"
+
+
 @api.post("/lookup", response=responses(LookupOut, 400, 404, 429), auth=LOOKUP, tags=["lookup"])
 def lookup(request, body: LookupIn):
     """The user holding a number (either slot), checked against the PIN when one is given.
-    An unknown number and a wrong PIN get the same 404."""
+    An unknown number and a wrong PIN get the same 404. (Well-formed calls are answered
+    before they reach here: cardid.api.terminals.)"""
+    return look_up(request.auth, body.number, body.pin)
+
+
+def look_up(token: ApiToken, number: str, pin: str | None) -> tuple[int, dict]:
     user = lookups.lookup(
-        client=tokens.client(request.auth),
-        number=body.number,
-        pin=body.pin,
-        chain=request.auth.rule_chain,
+        client=tokens.client(token), number=number, pin=pin, chain=token.rule_chain
     )
     if user is None:
-        return 404, {"detail": "no user holds that number (or the PIN is wrong)"}
-    return {"username": user.username, "full_name": user.full_name}
+        return 404, {"detail": NO_HOLDER}
+    return 200, {"username": user.username, "full_name": user.full_name}
 
 
 class RegistrationIn(Schema):

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from cardid import db
+from cardid.access import tokens
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards import conversion
@@ -43,6 +44,7 @@ def set_rule(*, name: str, chain: str, actor: Actor) -> ConversionRule:
     rule, _ = ConversionRule.objects.update_or_create(
         name=name, defaults={"chain": conversion.chain_text(steps), "updated_by": str(actor)}
     )
+    tokens.forget_recent()  # the terminals' tokens carry their rule's chain
     audit.record(actor=actor, action="rule.set", target=name, detail=rule.chain)
     return rule
 

@@ -1,6 +1,7 @@
 """Reads about numbers: who owns one, how many are in use, the policy in force."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.db.models import Count
 from django.utils import timezone
@@ -37,22 +38,42 @@ def current_policy() -> Policy:
         raise Invalid(f"the Card/ID number policy is not valid: {e}") from None
 
 
-def find_owner(number: str) -> User | None:
-    """The user holding `number` in either slot (matched by its normalised key), or None."""
+_OWNER_FIELDS = [f.attname for f in User._meta.concrete_fields]
+_OWNER_COLUMNS = ", ".join(f"u.{User._meta.get_field(f).column}" for f in _OWNER_FIELDS)
+
+
+def _key_of(number: str) -> str | None:
     try:
-        key = numbers.key(numbers.clean(number))
+        return numbers.key(numbers.clean(number))
     except numbers.NumberError:
         return None
+
+
+def find_owner(number: str) -> User | None:
+    """The user holding `number` in either slot (matched by its normalised key), or None."""
+    key = _key_of(number)
+    if key is None:
+        return None
     # Terminals call this for every swipe: one indexed join, written out.
-    users = User._meta.db_table
-    fields = [f.attname for f in User._meta.concrete_fields]
-    columns = ", ".join(f"u.{User._meta.get_field(f).column}" for f in fields)
     row = db.fetch_one(
-        f"SELECT {columns} FROM {users} u JOIN {CARD} c ON c.user_id = u.id "
-        "WHERE c.number_key = %s",
+        f"SELECT {_OWNER_COLUMNS} FROM {User._meta.db_table} u "
+        f"JOIN {CARD} c ON c.user_id = u.id WHERE c.number_key = %s",
         [key],
     )
-    return None if row is None else User.from_db("default", fields, row)
+    return None if row is None else User.from_db("default", _OWNER_FIELDS, row)
+
+
+def find_owner_with(number: str, sql: str, params: list) -> tuple[Any, User | None]:
+    """(the value of the scalar subquery `sql`, the owner of `number` or None), read in one
+    query: a terminal's look-up reads its client's failures with it."""
+    row = db.fetch_one(
+        f"SELECT {sql}, {_OWNER_COLUMNS} FROM (SELECT 1 AS one) x "
+        f"LEFT JOIN {CARD} c ON c.number_key = %s "
+        f"LEFT JOIN {User._meta.db_table} u ON u.id = c.user_id",
+        [*params, _key_of(number) or ""],
+    )
+    owner = None if row[1] is None else User.from_db("default", _OWNER_FIELDS, row[1:])
+    return row[0], owner
 
 
 def in_use(length: int) -> int:

@@ -12,6 +12,7 @@ from cardid.audit.actor import Actor
 from cardid.config import options
 from cardid.config.models import OptionValue
 from cardid.errors import Conflict, Invalid
+from cardid.recent import Recent
 
 
 def get(key: str) -> Any:
@@ -28,6 +29,20 @@ def get_many(*keys: str) -> dict[str, Any]:
         k: json.loads(v) if isinstance(v, str) else v for k, v in db.select_in(STORED, list(decls))
     }
     return {k: _opened(d, stored[k]) if k in stored else d.default for k, d in decls.items()}
+
+
+# Terminals' look-ups read their options on every request: `get_recent` reads them again at
+# most once a second in each process (SPEC §8); a change made here applies here at once.
+_recent = Recent(size=100)
+
+
+def get_recent(*keys: str) -> dict[str, Any]:
+    """As `get_many`, read again at most once a second in each process."""
+    values = _recent.get(keys)
+    if values is None:
+        values = get_many(*keys)
+        _recent.put(keys, values)
+    return values
 
 
 def _opened(opt: options.Option, value: Any) -> Any:
@@ -78,6 +93,8 @@ def set_value(*, key: str, raw: Any, actor: Actor, expected_version: int | None 
 
 
 def _store(opt: options.Option, row: OptionValue | None, value: Any, actor: Actor) -> None:
+    _recent.forget()
+    transaction.on_commit(_recent.forget)  # and what was read meanwhile in this transaction
     if row is None:
         OptionValue.objects.create(key=opt.key, value=_sealed(opt, value), updated_by=actor.name)
     else:
