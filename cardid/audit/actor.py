@@ -23,3 +23,11 @@ def mask(number: str) -> str:
     if len(number) <= 4:
         return "*" * len(number)
     return "*" * (len(number) - 2) + number[-2:]
+
+
+def mask_many(numbers: list[str], length: int) -> list[str]:
+    """mask() of many numbers that all have `length` characters (bulk work's audit rows)."""
+    if length <= 4:
+        return ["*" * length] * len(numbers)
+    hidden = "*" * (length - 2)
+    return [hidden + n[-2:] for n in numbers]

@@ -23,14 +23,16 @@ def record_many(*, actor: Actor, events: Iterable[tuple[str, str, str]], at=None
     `at` is a time already adapted for the database (cardid.db.adapt_datetime)."""
     at = at if at is not None else db.adapt_datetime(timezone.now())
     who, door = actor.name[:200], actor.door
-    db.insert_rows(
-        AuditEvent,
-        ROW,
-        (
-            (at, who, door, action[:60], target[:200], detail[:500])
-            for action, target, detail in events
-        ),
+    record_rows(
+        (at, who, door, action[:60], target[:200], detail[:500])
+        for action, target, detail in events
     )
+
+
+def record_rows(rows: Iterable[tuple]) -> None:
+    """Save events given as whole rows, in ROW's order, each field within its column's
+    length (bulk work that builds its rows in one pass); one insert."""
+    db.insert_rows(AuditEvent, ROW, rows)
 
 
 def forget_older(*, days: int) -> int:

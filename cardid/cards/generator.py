@@ -18,12 +18,9 @@ def _uniform_ints(count: int, span: int) -> list[int]:
         need = count - len(out)
         # Ask for a little more than needed: at most half of the values are rejected.
         raw = secrets.token_bytes(width * (need + need // 4 + 8))
-        for i in range(0, len(raw), width):
-            v = from_bytes(raw[i : i + width], "big")
-            if v < limit:
-                out.append(v % span)
-                if len(out) == count:
-                    break
+        values = [from_bytes(raw[i : i + width], "big") for i in range(0, len(raw), width)]
+        out += [v % span for v in values if v < limit]
+    del out[count:]
     return out
 
 
@@ -31,21 +28,18 @@ def draw(policy: Policy, count: int) -> list[str]:
     """Up to `count` distinct numbers the policy accepts (weak patterns removed, so a few
     may be missing: callers redraw the shortfall together with their other rejects)."""
     digits = policy.random_digits()
+    values = _uniform_ints(count, 9 * 10 ** (digits - 1) if policy.no_leading_zero else 10**digits)
     if policy.no_leading_zero:
-        base, span = 10 ** (digits - 1), 9 * 10 ** (digits - 1)
+        base = 10 ** (digits - 1)
+        drawn = [str(base + v) for v in values]  # `digits` digits, the first not 0
     else:
-        base, span = 0, 10**digits
-    seen: set[str] = set()
-    out: list[str] = []
-    finish = policy.finish
-    weak = policy.reject_weak_patterns
-    for v in _uniform_ints(count, span):
-        number = finish(str(base + v).zfill(digits))
-        if number in seen or (weak and _is_weak_fast(number)):
-            continue
-        seen.add(number)
-        out.append(number)
-    return out
+        drawn = [str(v).zfill(digits) for v in values]
+    if policy.check_digit != "none":
+        drawn = [policy.finish(n) for n in drawn]
+    unique = dict.fromkeys(drawn)  # distinct, in the order drawn
+    if policy.reject_weak_patterns:
+        return [n for n in unique if not _is_weak_fast(n)]
+    return list(unique)
 
 
 def draw_exactly(
@@ -75,12 +69,12 @@ def draw_exactly(
     return chosen[:count]
 
 
-# First two digits of every weak number: the same digit twice, or a step up or down.
+# First three digits of every weak number: one digit three times, or two steps up or down.
 _WEAK_STARTS = frozenset(
-    f"{a}{b}" for a in range(10) for b in range(10) if (b - a) % 10 in (0, 1, 9)
+    f"{a}{(a + step) % 10}{(a + 2 * step) % 10}" for a in range(10) for step in (0, 1, 9)
 )
 
 
 def _is_weak_fast(number: str) -> bool:
-    # Seven in ten numbers are ruled out by their first two digits alone.
-    return number[:2] in _WEAK_STARTS and is_weak(number)
+    # 97 in 100 numbers are ruled out by their first three digits alone.
+    return (len(number) < 3 or number[:3] in _WEAK_STARTS) and is_weak(number)

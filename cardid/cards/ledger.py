@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from cardid import db
 from cardid.audit import services as audit
-from cardid.audit.actor import Actor, mask
+from cardid.audit.actor import Actor, mask, mask_many
 from cardid.cards import generator, numbers, selectors, signals
 from cardid.cards.errors import (
     GenerationRefused,
@@ -477,37 +477,48 @@ def _write(
                 if h.key not in staying
             ),
         )
-    suffix = f" ({label})" if label else ""
+    suffix = f" ({label})"[:400] if label else ""  # the detail stays within its column
     who = actor.name[:200]
     name_of = names.get
     if drawn_length and not own:
-        # Bulk generation: every number new, drawn, of one length (one comprehension each).
+        # Bulk generation: every number new, drawn, of one length, into one slot: the card
+        # and audit rows in one comprehension each.
         cards = [(uid, s, n, n, drawn_length, origin, at, who) for (uid, s), n in changed]
-        events = [(action, name_of(uid, ""), f"{s} {mask(n)}{suffix}") for (uid, s), n in changed]
-        announced: dict[str, list[int]] = {}
-        for (uid, s), _ in changed:
+        masked = mask_many([n for _, n in changed], drawn_length)
+        door, act = actor.door, action[:60]
+        audit.record_rows(
+            [
+                (at, who, door, act, name_of(uid, ""), f"{s} {m}{suffix}")
+                for ((uid, s), _), m in zip(changed, masked, strict=True)
+            ]
+        )
+        db.insert_rows(Card, CARD_ROW, cards)
+        signals.numbers_issued.send(
+            sender=Change,
+            user_ids=[uid for (uid, _), _ in changed],
+            slot=changed[0][0][1],
+            notify=notify,
+            at=at,
+        )
+        return changed
+    cards, events, announced = [], [], {}
+    key, keypad_length = numbers.key, numbers.keypad_length
+    for (uid, s), n in changed:
+        if n is None:
+            events.append(("card.cleared", name_of(uid, ""), s))
+            continue
+        k = key(n)
+        moved = own.get((uid, k)) if own else None
+        cards.append((uid, s, n, k, keypad_length(n), moved.origin if moved else origin, at, who))
+        events.append(
+            (
+                action if moved is None else "card.moved",
+                name_of(uid, ""),
+                f"{s} {mask(n)}{suffix}",
+            )
+        )
+        if moved is None:
             announced.setdefault(s, []).append(uid)
-    else:
-        cards, events, announced = [], [], {}
-        key, keypad_length = numbers.key, numbers.keypad_length
-        for (uid, s), n in changed:
-            if n is None:
-                events.append(("card.cleared", name_of(uid, ""), s))
-                continue
-            k = key(n)
-            moved = own.get((uid, k)) if own else None
-            cards.append(
-                (uid, s, n, k, keypad_length(n), moved.origin if moved else origin, at, who)
-            )
-            events.append(
-                (
-                    action if moved is None else "card.moved",
-                    name_of(uid, ""),
-                    f"{s} {mask(n)}{suffix}",
-                )
-            )
-            if moved is None:
-                announced.setdefault(s, []).append(uid)
     db.insert_rows(Card, CARD_ROW, cards)
     audit.record_many(actor=actor, events=events, at=at)
     for s, uids in announced.items():
