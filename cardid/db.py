@@ -1,9 +1,10 @@
 """Set-based writes for bulk work: many rows in one statement, without building model objects."""
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -90,7 +91,30 @@ def is_transient(error: Exception) -> bool:
 
 
 def fetch_one(sql: str, params: Sequence = ()) -> tuple | None:
-    """One row of a hand-written query: the look-up path skips the ORM's query building."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
-        return cursor.fetchone()
+    """One row of a hand-written query: the look-up path skips the ORM's query building,
+    and, unless queries are being logged (tests, DEBUG), Django's cursor wrappers too — on
+    the driver's own cursor, with Django's connection checks and error types."""
+    conn = connections[DEFAULT_DB_ALIAS]  # the proxy `connection` looks it up at each use
+    if conn.queries_logged:
+        with conn.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return cursor.fetchone()
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    conn.validate_no_broken_transaction()
+    sqlite = conn.vendor == "sqlite"
+    with conn.wrap_database_errors:
+        # SQLite's driver cursor (Django's wrapper rewrites each statement's placeholders);
+        # PostgreSQL's as Django's backend makes it (it sets the time zone it reads in).
+        cursor = conn.connection.cursor() if sqlite else conn.create_cursor()
+        try:
+            cursor.execute(_qmarks(sql) if sqlite else sql, params)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _qmarks(sql: str) -> str:
+    """`sql` with SQLite's placeholders (the hand-written statements hold no other %)."""
+    return sql.replace("%s", "?")

@@ -12,10 +12,12 @@ digests: a dump of the table names no number.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Min, Q, Sum
 from django.utils import timezone
@@ -94,7 +96,14 @@ def _today() -> datetime:
 
 
 def _key(kind: str, scope: str, value: str) -> str:
+    if scope == "c":  # a client (a terminal's token, an address): worked out once per process
+        return _client_key(kind, value, settings.SECRET_KEY)
     return f"{kind}:{scope}:{keyed.digest(f'guard.{kind}', value)[:40]}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_key(kind: str, client: str, _secret: str) -> str:
+    return f"{kind}:c:{keyed.digest(f'guard.{kind}', client)[:40]}"
 
 
 def _keys(kind: str, subject: str, client: str) -> dict[str, str]:
@@ -215,12 +224,17 @@ class Gate:
 
     @property
     def params(self) -> list:
-        return [self.key, db.adapt_datetime(self.start)]
+        return [self.key, _adapted(self.start)]
 
     def passes(self, failures: int) -> None:
         """Refuse (Locked) when the count read says the client has failed too often."""
         if self.limit.client:
             _refuse_past("lookup", self.key, self.start, failures, self.limit.client, self.limit)
+
+
+@functools.lru_cache(maxsize=4)
+def _adapted(start: datetime):
+    return db.adapt_datetime(start)  # a window's start changes once a minute
 
 
 def lookup_gate(*, client: str) -> Gate:

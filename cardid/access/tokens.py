@@ -4,7 +4,7 @@ import hashlib
 import ipaddress
 import json
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -152,24 +152,15 @@ def _authenticate(key: str, *, address: str, need: str) -> ApiToken:
     if not key:
         raise Denied(401, "an API token is required: Authorization: Bearer TOKEN")
     digest = _hash(key)
-    row = _recent.get(digest)
-    if row is None:
-        row = db.fetch_one(TOKEN_ROW, [digest])
-        if row is None:
-            raise Denied(401, "the API token is not valid")
-        _recent.put(digest, row)
-    pk, name, scope, allowed, rule, chain, revoked, expires = row
+    seen = _recent.get(digest)
+    if seen is None:
+        seen = _read(digest)
+        _recent.put(digest, seen)
+    token, revoked, expires = seen
     if revoked:
         raise Denied(401, "the API token was revoked")
-    if expires is not None and (at := db.read_datetime(expires)) <= timezone.now():
-        raise Denied(401, f"the API token expired on {at:%Y-%m-%d}; create a new one")
-    token = ApiToken(
-        id=pk,
-        name=name,
-        scope=scope,
-        allowed_addresses=json.loads(allowed) if isinstance(allowed, str) else allowed,
-    )
-    token.rule_name, token.rule_chain = rule or "", chain or ""  # its rule as it is now
+    if expires is not None and expires <= timezone.now():
+        raise Denied(401, f"the API token expired on {expires:%Y-%m-%d}; create a new one")
     if token.allowed_addresses:
         try:
             ip = ipaddress.ip_address(address)
@@ -180,3 +171,19 @@ def _authenticate(key: str, *, address: str, need: str) -> ApiToken:
     if token.scope not in WRITE_SCOPES[need]:
         raise Denied(403, f"the token {token.name!r} has scope {token.scope}; this needs {need}")
     return token
+
+
+def _read(digest: str) -> tuple[ApiToken, bool, datetime | None]:
+    """The token with this key hash, whether it was revoked, when it expires."""
+    row = db.fetch_one(TOKEN_ROW, [digest])
+    if row is None:
+        raise Denied(401, "the API token is not valid")
+    pk, name, scope, allowed, rule, chain, revoked, expires = row
+    token = ApiToken(
+        id=pk,
+        name=name,
+        scope=scope,
+        allowed_addresses=json.loads(allowed) if isinstance(allowed, str) else allowed,
+    )
+    token.rule_name, token.rule_chain = rule or "", chain or ""  # its rule as it is now
+    return token, bool(revoked), None if expires is None else db.read_datetime(expires)

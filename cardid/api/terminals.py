@@ -43,7 +43,7 @@ def rest_lookup(request) -> HttpResponse | None:
     number, pin = body.get("number"), body.get("pin")
     if not isinstance(number, str) or not (pin is None or isinstance(pin, str)):
         return None
-    header = request.headers.get("Authorization", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
     key = header[7:].strip() if header[:7].lower() == "bearer " else ""
     try:
         token = tokens.authenticate(key, address=rest.client_address(request), need="lookup")

@@ -33,7 +33,9 @@ def owner(*, number: str, pin: str | None = None) -> User | None:
     return _match(number, pin)[1]
 
 
-def lookup(*, client: str, number: str, pin: str | None = None, chain: str = "") -> User | None:
+def lookup(
+    *, client: str, number: str, pin: str | None = None, chain: str = ""
+) -> selectors.Owner | None:
     """The owner of `number` (and PIN); a miss counts against the client, a wrong PIN also
     against the number (per client, and per day across clients). Refused at once (Locked)
     past a limit. No such number and a wrong PIN give the same answer (None)."""
@@ -53,7 +55,8 @@ def lookup(*, client: str, number: str, pin: str | None = None, chain: str = "")
             guard.check("lookup", client=client)
             if key:
                 guard.check("pin", client=client, subject=key)
-            holder, user = _match(number, pin)
+            holder, found = _match(number, pin)
+            user = None if found is None else selectors.Owner(found.username, found.full_name, True)
     except guard.Locked:
         LOOKUPS.labels("refused").inc()
         raise

@@ -1,7 +1,7 @@
 """Reads about numbers: who owns one, how many are in use, the policy in force."""
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Count
 from django.utils import timezone
@@ -63,17 +63,24 @@ def find_owner(number: str) -> User | None:
     return None if row is None else User.from_db("default", _OWNER_FIELDS, row)
 
 
-def find_owner_with(number: str, sql: str, params: list) -> tuple[Any, User | None]:
+class Owner(NamedTuple):
+    """Who holds a number, as a terminal's look-up needs it."""
+
+    username: str
+    full_name: str
+    enabled: bool
+
+
+def find_owner_with(number: str, sql: str, params: list) -> tuple[Any, Owner | None]:
     """(the value of the scalar subquery `sql`, the owner of `number` or None), read in one
     query: a terminal's look-up reads its client's failures with it."""
     row = db.fetch_one(
-        f"SELECT {sql}, {_OWNER_COLUMNS} FROM (SELECT 1 AS one) x "
+        f"SELECT {sql}, u.username, u.full_name, u.enabled FROM (SELECT 1 AS one) x "
         f"LEFT JOIN {CARD} c ON c.number_key = %s "
         f"LEFT JOIN {User._meta.db_table} u ON u.id = c.user_id",
         [*params, _key_of(number) or ""],
     )
-    owner = None if row[1] is None else User.from_db("default", _OWNER_FIELDS, row[1:])
-    return row[0], owner
+    return row[0], None if row[1] is None else Owner(row[1], row[2], bool(row[3]))
 
 
 def in_use(length: int) -> int:
