@@ -243,6 +243,9 @@ METHODS = [
 ]
 
 
+SIGNATURES = {name: inspect.signature(getattr(Api, name)) for name in METHODS}
+
+
 @csrf_exempt
 def endpoint(request):
     if request.method != "POST":
@@ -275,9 +278,9 @@ def dispatch(api: Api, body: bytes) -> bytes:
         return _fault(404, f"unknown method {method!r}")
     func = getattr(api, name)
     try:
-        inspect.signature(func).bind(*params)
+        SIGNATURES[name].bind(api, *params)
     except TypeError:
-        args = list(inspect.signature(func).parameters)
+        args = list(SIGNATURES[name].parameters)[1:]
         return _fault(400, f"{method} takes ({', '.join(args)})")
     try:
         result = func(*params)
