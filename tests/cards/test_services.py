@@ -109,6 +109,50 @@ def test_pin_is_stored_hashed_and_checked_on_lookup():
     assert lookups.owner(number="31415926", pin="4712") is None
 
 
+def test_a_pin_is_kept_as_a_keyed_digest_that_the_table_alone_cannot_reverse(settings):
+    """Every 4-digit PIN tried against the stored value with every key but the server's
+    finds nothing; two users with one PIN store different values; a terminal's PIN check
+    costs microseconds, not a slow hash's third of a second."""
+    import hashlib
+    import hmac
+    import time
+
+    alice, bob = make_user(), make_user()
+    for u in (alice, bob):
+        give_number(u, f"3141592{u.pk % 10}")
+        services.set_pin(username=u.username, pin="4711", actor=ADMIN)
+        u.refresh_from_db()
+    assert alice.pin_hash.startswith("hmac-sha256$") and alice.pin_hash != bob.pin_hash
+    stored = alice.pin_hash.removeprefix("hmac-sha256$")
+    unkeyed = {hashlib.sha256(f"{alice.pk}\x00{p:04d}".encode()).hexdigest() for p in range(10**4)}
+    assert stored not in unkeyed
+    wrong_key = {
+        hmac.new(b"", f"{alice.pk}\x00{p:04d}".encode(), "sha256").hexdigest() for p in range(10**4)
+    }
+    assert stored not in wrong_key
+    t0 = time.perf_counter()
+    for _ in range(100):
+        assert services.verify_pin(alice, "4711")
+    assert (time.perf_counter() - t0) / 100 < 0.01
+    settings.SECRET_KEY = "another-server-secret-0123456789-0123456789-xyz"
+    assert not services.verify_pin(alice, "4711")  # the key is the server's, not the table's
+
+
+def test_a_pin_stored_by_an_earlier_cardid_still_works_and_is_kept_anew():
+    from django.contrib.auth.hashers import make_password
+
+    from cardid.directory.models import User
+
+    alice = make_user()
+    give_number(alice, "31415926")
+    User.objects.filter(pk=alice.pk).update(pin_hash=make_password("4711"))
+    assert lookups.owner(number="31415926", pin="0000") is None
+    assert User.objects.get(pk=alice.pk).pin_hash.startswith("pbkdf2_")  # a wrong PIN: as was
+    assert lookups.owner(number="31415926", pin="4711") == alice
+    assert User.objects.get(pk=alice.pk).pin_hash.startswith("hmac-sha256$")
+    assert lookups.owner(number="31415926", pin="4711") == alice
+
+
 @pytest.mark.parametrize(
     "pin,msg", [("12a4", "digits only"), ("123", "4 to 8"), ("123456789", "4 to 8")]
 )
