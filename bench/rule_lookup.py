@@ -81,7 +81,8 @@ def main() -> None:
                         ("plain", data["plain_key"], data["numbers"]),
                         ("rule", data["rule_key"], data["readers"]),
                     ):
-                        r = wrk(port, "/api/v1/lookup", key, sample, Path(tmp))
+                        sent = [json.dumps({"number": n}) for n in sample]
+                        r = wrk(port, "/api/v1/lookup", key, sent, Path(tmp), "application/json")
                         if r["non2xx"]:
                             raise SystemExit(f"{kind} {name}: {r['non2xx']} look-ups failed")
                         best[name] = max(best[name], r["rps"])

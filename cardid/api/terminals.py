@@ -7,11 +7,13 @@ answers it as it answers every other call."""
 
 import json
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 
 from cardid.access import guard, tokens
 from cardid.api import rest, xmlrpc
 from cardid.errors import CardidError
+from cardid.ops.middleware import away
 
 LOOKUP = "/api/v1/lookup"
 XMLRPC = "/rpc/api/xmlrpc"
@@ -23,12 +25,15 @@ class TerminalDoor:
 
     def __call__(self, request):
         if request.method == "POST":
-            if request.path_info == LOOKUP:
-                response = rest_lookup(request)
-                if response is not None:
-                    return response
-            elif request.path_info == XMLRPC:
-                return xmlrpc.endpoint(request)
+            try:
+                if request.path_info == LOOKUP:
+                    response = rest_lookup(request)
+                    if response is not None:
+                        return response
+                elif request.path_info == XMLRPC:
+                    return xmlrpc.endpoint(request)
+            except (OperationalError, InterfaceError) as e:
+                return away(request, e)  # as for every other request (cardid.ops.middleware)
         return self.get_response(request)
 
 

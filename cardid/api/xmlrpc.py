@@ -7,7 +7,7 @@ import xmlrpc.client
 from xmlrpc.client import Fault
 
 from defusedxml import DefusedXmlException
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
@@ -23,6 +23,7 @@ from cardid.directory import selectors as directory
 from cardid.directory import services as directory_services
 from cardid.directory.models import Group, User
 from cardid.errors import CardidError
+from cardid.ops.middleware import MESSAGE as away_message
 from cardid.sync import services as sync
 
 log = logging.getLogger(__name__)
@@ -286,6 +287,8 @@ def dispatch(api: Api, body: bytes) -> bytes:
         result = func(*params)
     except Fault as fault:
         return xmlrpc.client.dumps(fault, methodresponse=True).encode()
+    except (OperationalError, InterfaceError):
+        return _fault(503, away_message)
     except Exception:  # noqa: BLE001 - a bug: logged whole, answered generically
         log.exception("XML-RPC %s failed", method)
         return _fault(500, "internal error; the administrator can find it in the server log")

@@ -30,14 +30,19 @@ class DatabaseAway:
         return None
 
     def _away(self, request, error: Exception):
-        log.warning("database unreachable during %s: %s", request.path, error)
-        close_old_connections()
-        if request.path.startswith("/api/"):
-            response = JsonResponse({"detail": MESSAGE}, status=503)
-        else:
-            response = HttpResponse(MESSAGE + "\n", status=503, content_type="text/plain")
-        response["Retry-After"] = "5"
-        return response
+        return away(request, error)
+
+
+def away(request, error: Exception) -> HttpResponse:
+    """The answer while the database is unreachable: 503 in words, with a Retry-After."""
+    log.warning("database unreachable during %s: %s", request.path, error)
+    close_old_connections()
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": MESSAGE}, status=503)
+    else:
+        response = HttpResponse(MESSAGE + "\n", status=503, content_type="text/plain")
+    response["Retry-After"] = "5"
+    return response
 
 
 # Every HTML page: scripts, styles and everything else from cardid itself only (htmx and

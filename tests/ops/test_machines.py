@@ -12,6 +12,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import xmlrpc.client
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,9 @@ def test_a_postgresql_restart_is_survived_without_restarting_cardid(tmp_path):
         cluster.stop()
         status, body, took = call(lookup, {"number": "12345678"}, key)
         assert status == 503 and took < 5, (status, took)
+        terminal = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/rpc/api/xmlrpc")
+        with pytest.raises(xmlrpc.client.Fault, match="database is unreachable"):
+            terminal.api.lookUpUserNameByCardNo(key, "12345678")
         cluster.start()
         back = time.monotonic()
         wait_for(
