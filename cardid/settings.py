@@ -48,8 +48,6 @@ MIDDLEWARE = [
     "cardid.ops.middleware.DatabaseAway",
     "cardid.ops.middleware.HttpSecurity",
     "django.middleware.security.SecurityMiddleware",
-    # Terminals' look-ups stop here: they need nothing below (cardid.api.terminals).
-    "cardid.api.terminals.TerminalDoor",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

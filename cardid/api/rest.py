@@ -339,8 +339,8 @@ NO_HOLDER = "no user holds that number (or the PIN is wrong)"
 @api.post("/lookup", response=responses(LookupOut, 400, 404, 429), auth=LOOKUP, tags=["lookup"])
 def lookup(request, body: LookupIn):
     """The user holding a number (either slot), checked against the PIN when one is given.
-    An unknown number and a wrong PIN get the same 404. (Well-formed calls are answered
-    before they reach here: cardid.api.terminals.)"""
+    An unknown number and a wrong PIN get the same 404. (On a server, a well-formed call is
+    answered before Django's request handling, by cardid.api.terminals, the same way.)"""
     return look_up(request.auth, body.number, body.pin)
 
 

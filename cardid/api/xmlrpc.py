@@ -7,7 +7,7 @@ import xmlrpc.client
 from xmlrpc.client import Fault
 
 from defusedxml import DefusedXmlException
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
@@ -260,9 +260,15 @@ def endpoint(request):
     body = request.read(MAX_BODY + 1)
     if len(body) > MAX_BODY:
         return HttpResponse("request body too large\n", status=413, content_type="text/plain")
+    try:
+        answer = dispatch(Api(request.META.get("REMOTE_ADDR", "")), body)
+    except (OperationalError, InterfaceError):
+        close_old_connections()
+        answer = unreachable()
     return HttpResponse(
-        dispatch(Api(request.META.get("REMOTE_ADDR", "")), body),
+        answer,
         content_type="text/xml; charset=utf-8",
+        headers={"Content-Length": str(len(answer))},  # answered before CommonMiddleware
     )
 
 
@@ -288,13 +294,18 @@ def dispatch(api: Api, body: bytes) -> bytes:
     except Fault as fault:
         return xmlrpc.client.dumps(fault, methodresponse=True).encode()
     except (OperationalError, InterfaceError):
-        return _fault(503, away_message)
+        raise  # the door answers it (and may try once more on a fresh connection)
     except Exception:  # noqa: BLE001 - a bug: logged whole, answered generically
         log.exception("XML-RPC %s failed", method)
         return _fault(500, "internal error; the administrator can find it in the server log")
     return xmlrpc.client.dumps(
         (result,), methodresponse=True, allow_none=False, encoding="utf-8"
     ).encode()
+
+
+def unreachable() -> bytes:
+    """The fault while the database is away (what HTTP clients get as a 503)."""
+    return _fault(503, away_message)
 
 
 def _fault(code: int, message: str) -> bytes:

@@ -106,16 +106,26 @@ class ClientAddress:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.trusted = _networks(env.trusted_proxies())
+        self.trusted = trusted_networks()
 
     def __call__(self, request):
-        if self.trusted and _within(request.META.get("REMOTE_ADDR", ""), self.trusted):
-            hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-            for hop in reversed([h for h in hops if h]):
-                if not _within(hop, self.trusted):
-                    try:
-                        request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(hop))
-                    except ValueError:
-                        pass  # not an address: the request stays the proxy's
-                    break
+        request.META["REMOTE_ADDR"] = client_of(request.META, self.trusted)
         return self.get_response(request)
+
+
+def trusted_networks() -> list:
+    return _networks(env.trusted_proxies())
+
+
+def client_of(meta: dict, trusted: list) -> str:
+    """The client's address of a request (its WSGI environ or META), as ClientAddress says."""
+    peer = meta.get("REMOTE_ADDR", "")
+    if trusted and _within(peer, trusted):
+        hops = [h.strip() for h in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        for hop in reversed([h for h in hops if h]):
+            if not _within(hop, trusted):
+                try:
+                    return str(ipaddress.ip_address(hop))
+                except ValueError:
+                    return peer  # not an address: the request stays the proxy's
+    return peer
