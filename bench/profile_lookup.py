@@ -1,123 +1,130 @@
-"""Where a terminal's look-up spends its time: the REST look-up and the XML-RPC look-up
-served in-process through cardid's WSGI application, against the bare WSGI app doing the
-same indexed SELECT (bench/bare_lookup.py), on SQLite and on PostgreSQL. Prints the
-CPU time per request of each and pyinstrument's flat profile (self time, top lines) of
-cardid's REST look-up; appends both to bench/RESULTS.md.
+"""Where a terminal's look-up spends its time, on a real server: one gunicorn worker serving
+POST /api/v1/lookup under wrk, its CPU time per request read from /proc (user and system),
+against the bare WSGI app doing the same indexed SELECT (bench/bare_lookup.py) served the
+same way; then py-spy samples the cardid worker and the top lines of its profile (self and
+inclusive time) are kept. SQLite and PostgreSQL; figures appended to bench/RESULTS.md.
 
     .venv/bin/python bench/profile_lookup.py [--users 100000] [--dbs sqlite,postgres]
         [--label after]
 
-No HTTP server: this isolates the application's own work (the full-stack figures are
-bench/lookup.py's)."""
+Needs wrk (Debian package) and py-spy (pip install py-spy).
+"""
 
 import argparse
-import io
 import json
-import random
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from generate import append_results, database_env, heading, run_child, setup_django  # noqa: E402
+from generate import append_results, database_env, heading, run_child  # noqa: E402
+from lookup import serve  # noqa: E402
 
-REQUESTS = 4000
-TOP = 15
-
-
-def environ(path: str, body: bytes, key: str) -> dict:
-    return {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "127.0.0.1",
-        "CONTENT_TYPE": "application/json" if path != "/rpc/api/xmlrpc" else "text/xml",
-        "CONTENT_LENGTH": str(len(body)),
-        "HTTP_AUTHORIZATION": f"Bearer {key}",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
+TOP = 12
+SECONDS = 8
 
 
-def calls(kind: str, key: str, sample: list[str]) -> list[tuple[str, bytes]]:
-    import xmlrpc.client
-
-    out = []
-    for _ in range(REQUESTS):
-        n = random.choice(sample)
-        if kind == "xmlrpc":
-            body = xmlrpc.client.dumps((key, n), "api.lookUpUserNameByCardNo").encode()
-            out.append(("/rpc/api/xmlrpc", body))
-        else:
-            out.append(
-                (
-                    "/api/v1/lookup" if kind == "rest" else "/lookup",
-                    json.dumps({"number": n}).encode(),
-                )
-            )
-    return out
+def worker_of(proc: subprocess.Popen) -> int:
+    out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+    return int(out.stdout.split()[0])
 
 
-def run(app, requests: list[tuple[str, bytes]], key: str) -> float:
-    """CPU seconds per request (process time: what the two cores are shared by)."""
-    statuses = []
-
-    def start_response(status, headers, exc_info=None):
-        statuses.append(status[:3])
-
-    t0 = time.process_time()
-    for path, body in requests:
-        b"".join(app(environ(path, body, key), start_response))
-    spent = time.process_time() - t0
-    bad = [s for s in statuses if s != "200"]
-    if bad:
-        raise SystemExit(f"{len(bad)} look-ups failed ({bad[:3]}): nothing measured")
-    return spent / len(requests)
+def cpu(pid: int) -> tuple[int, int]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])  # utime, stime in clock ticks
 
 
-def measure(data: dict) -> dict:
-    import os
+def load(port: int, path: str, key: str, number: str, workdir: Path, seconds: int) -> int:
+    script = workdir / "one.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+        f"wrk.body = '{json.dumps({'number': number})}'\n"
+    )
+    out = subprocess.run(
+        ["wrk", "-t1", "-c2", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}{path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"look-ups failed during the run:\n{out}")
+    return int(out.split(" requests in")[0].split()[-1])
 
-    setup_django()
-    from pyinstrument import Profiler
-    from pyinstrument.renderers import ConsoleRenderer
 
-    os.environ.setdefault("CARDID_DATABASE_URL", "")
-    import bare_lookup
+def per_request(app: str, path: str, env: dict, data: dict, workdir: Path) -> dict:
+    from tests.conftest import free_port
 
-    from cardid.wsgi import application
+    port = free_port()
+    proc = serve(app, port, env, workers=1)
+    try:
+        pid = worker_of(proc)
+        number = data["sample"][0]
+        load(port, path, data["key"], number, workdir, 2)  # warm up
+        u0, s0 = cpu(pid)
+        n = load(port, path, data["key"], number, workdir, 5)
+        u1, s1 = cpu(pid)
+        tick = 1e6 / os.sysconf("SC_CLK_TCK")
+        figures = {"user_us": (u1 - u0) * tick / n, "sys_us": (s1 - s0) * tick / n}
+        if app.startswith("cardid"):
+            figures["profile"] = profile(pid, port, path, data, number, workdir)
+        return figures
+    finally:
+        proc.terminate()
+        proc.wait()
 
-    key, sample = data["key"], data["sample"]
-    figures = {}
-    for name, app, kind in (
-        ("bare", bare_lookup.application, "bare"),
-        ("rest", application, "rest"),
-        ("xmlrpc", application, "xmlrpc"),
-    ):
-        run(app, calls(kind, key, sample)[:500], key)  # warm up
-        figures[name] = min(run(app, calls(kind, key, sample), key) for _ in range(3))
-    profiler = Profiler(interval=0.0002)
-    requests = calls("rest", key, sample)
-    profiler.start()
-    run(application, requests, key)
-    profiler.stop()
-    text = profiler.output(ConsoleRenderer(flat=True, time="percent_of_total", show_all=True))
-    lines = [ln for ln in text.splitlines() if ln.strip() and "%" in ln][:TOP]
-    return {**figures, "profile": lines}
+
+def profile(pid: int, port: int, path: str, data: dict, number: str, workdir: Path) -> dict:
+    raw = workdir / "spy.txt"
+    loader = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--phase",
+            "load",
+            "--data",
+            json.dumps([port, path, data["key"], number, str(workdir), SECONDS + 3]),
+        ]
+    )
+    time.sleep(1)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    subprocess.run(
+        [spy, "record", "-p", str(pid), "-d", str(SECONDS), "-r", "500", "-f", "raw", "-o", raw],
+        capture_output=True,
+        check=True,
+    )
+    loader.wait()
+    own, within, total = Counter(), Counter(), 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")
+        total += int(n)
+        own[frames[-1]] += int(n)
+        for f in set(frames):
+            within[f] += int(n)
+
+    def top(counts: Counter, skip_server: bool) -> list[str]:
+        rows = []
+        for frame, n in counts.most_common():
+            if skip_server and ("gunicorn/arbiter" in frame or "gunicorn/app" in frame):
+                continue
+            if skip_server and ("runpy" in frame or "gunicorn/__main__" in frame):
+                continue
+            rows.append(f"{100 * n / total:5.1f}%  {frame}")
+            if len(rows) == TOP:
+                break
+        return rows
+
+    return {"self": top(own, False), "inclusive": top(within, True)}
 
 
 def main() -> None:
@@ -128,23 +135,26 @@ def main() -> None:
     ap.add_argument("--phase")
     ap.add_argument("--data")
     args = ap.parse_args()
-    if args.phase == "measure":
-        print(json.dumps(measure(json.loads(Path(args.data).read_text()))))
+    if args.phase == "load":
+        port, path, key, number, workdir, seconds = json.loads(args.data)
+        load(port, path, key, number, Path(workdir), seconds)
         return
     rows = []
     with tempfile.TemporaryDirectory(prefix="cardid-bench-") as tmp:
-        for kind in args.dbs.split(","):
-            env = database_env(kind, Path(tmp))
+        for db in args.dbs.split(","):
+            env = database_env(db, Path(tmp))
             env["PYTHONPATH"] = str(ROOT)
             data = run_child(
                 str(HERE / "lookup.py"), "--phase", "setup", "--users", str(args.users), env=env
             )
-            path = Path(tmp) / "data.json"
-            path.write_text(json.dumps(data))
-            row = run_child(__file__, "--phase", "measure", "--data", str(path), env=env)
-            row["db"] = kind
-            print(json.dumps({k: v for k, v in row.items() if k != "profile"}), flush=True)
-            print("\n".join(row["profile"]), flush=True)
+            row = {
+                "db": db,
+                "bare": per_request("bare_lookup:application", "/lookup", env, data, Path(tmp)),
+                "cardid": per_request(
+                    "cardid.wsgi:application", "/api/v1/lookup", env, data, Path(tmp)
+                ),
+            }
+            print(json.dumps(row, indent=1), flush=True)
             rows.append(row)
     write_results(rows, args.users, args.label)
 
@@ -153,29 +163,28 @@ def write_results(rows: list[dict], users: int, label: str) -> None:
     title = "Where a look-up's time goes (issue 19)" + (f" — **{label}**" if label else "")
     lines = [
         heading(title),
-        f"{users:,} users; {REQUESTS:,} look-ups of numbers that exist, in-process through the "
-        "WSGI application (no HTTP server), CPU time per request, the best of three runs. "
-        "The bare app does the same indexed SELECT; its time is the limit. The ratio is "
-        "bare ÷ cardid: the throughput ratio the two would have on the same server if the "
-        "server cost nothing.\n",
-        "| database | bare | REST look-up | ratio | XML-RPC look-up | ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        f"{users:,} users. One gunicorn worker, wrk -t1 -c2 for 5 s on one number that "
+        "exists; the worker's CPU time per request from /proc (user + system). Then py-spy "
+        f"samples the cardid worker for {SECONDS} s under the same load: the top lines by "
+        "time in the function itself and by time within it (the server's outer frames "
+        "left out). The bare app's time is nearly all gunicorn's own work.\n",
+        "| database | bare app µs/request | cardid µs/request | bare ÷ cardid |",
+        "| --- | ---: | ---: | ---: |",
     ]
     for r in rows:
-        lines.append(
-            f"| {r['db']} | {r['bare'] * 1e6:.0f} µs | {r['rest'] * 1e6:.0f} µs | "
-            f"{r['bare'] / r['rest']:.2f} | {r['xmlrpc'] * 1e6:.0f} µs | "
-            f"{r['bare'] / r['xmlrpc']:.2f} |"
-        )
+        bare = r["bare"]["user_us"] + r["bare"]["sys_us"]
+        ours = r["cardid"]["user_us"] + r["cardid"]["sys_us"]
+        lines.append(f"| {r['db']} | {bare:.0f} | {ours:.0f} | {bare / ours:.2f} |")
     for r in rows:
-        lines += [
-            "",
-            f"pyinstrument, REST look-up on {r['db']}, self time, top {TOP} (percent of total):",
-            "",
-            "```",
-            *r["profile"],
-            "```",
-        ]
+        for kind in ("self", "inclusive"):
+            lines += [
+                "",
+                f"py-spy, cardid worker on {r['db']}, {kind} time, top {TOP}:",
+                "",
+                "```",
+                *r["cardid"]["profile"][kind],
+                "```",
+            ]
     append_results(lines)
 
 
