@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from psycopg import Cursor as ServerCursor
 
 
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
@@ -104,9 +105,11 @@ def fetch_one(sql: str, params: Sequence = ()) -> tuple | None:
     conn.validate_no_broken_transaction()
     sqlite = conn.vendor == "sqlite"
     with conn.wrap_database_errors:
-        # SQLite's driver cursor (Django's wrapper rewrites each statement's placeholders);
-        # PostgreSQL's as Django's backend makes it (it sets the time zone it reads in).
-        cursor = conn.connection.cursor() if sqlite else conn.create_cursor()
+        # SQLite's driver cursor (Django's wrapper rewrites each statement's placeholders).
+        # On PostgreSQL a cursor that binds on the server, so that psycopg prepares a
+        # statement run often (its fifth run on a connection on): the server parses and
+        # plans a terminal's look-up once, not at every swipe.
+        cursor = conn.connection.cursor() if sqlite else ServerCursor(conn.connection)
         try:
             cursor.execute(_qmarks(sql) if sqlite else sql, params)
             return cursor.fetchone()

@@ -185,65 +185,85 @@ def _remember(key: str, message: str, wait: int) -> None:
 
 def check(kind: str, *, client: str, subject: str = "") -> None:
     """Refuse (Locked) when the client, or this subject from this client, or this subject
-    for the day, has failed too often; otherwise do nothing. Never waits."""
-    keys = _keys(kind, subject, client)
-    if kind == "lookup":
-        _refused_lately(keys)
-    lim = limit(kind)
-    start = since(lim.minutes)
-    for scope, allowed in (("client", lim.client), ("pair", lim.pair)):
-        if allowed and scope in keys:
-            _refuse_past(kind, keys[scope], start, misses(keys[scope], start), allowed, lim)
-    if lim.daily and subject and misses(keys["subject"], _today()) >= lim.daily:
-        wait = int((_today() + timedelta(days=1) - timezone.localtime()).total_seconds()) + 1
-        raise Locked(
-            f"too many {lim.what} for this number today; try again tomorrow",
-            retry_after=wait,
-        )
+    for the day, has failed too often; otherwise do nothing. Never waits. One query."""
+    g = gate(kind, client=client, subject=subject)
+    if g.counts:
+        g.passes(db.fetch_one(f"SELECT {', '.join(g.sqls)}", g.params))
 
 
-def _refuse_past(kind: str, key: str, start: datetime, n: int, allowed: int, lim: Limit) -> None:
-    if n >= allowed:
-        wait = _until(key, start, allowed, lim.minutes)
-        message = f"too many {lim.what}; try again in {_words(wait)}"
-        if kind == "lookup":
-            _remember(key, message, wait)
+@dataclass(frozen=True)
+class Count:
+    """One count a gate reads: the failures of `key` since `start`; `allowed` of them."""
+
+    kind: str
+    key: str
+    start: datetime
+    allowed: int
+    limit: Limit
+    daily: bool = False
+
+    def refuse_at(self, failures: int) -> None:
+        if failures < self.allowed:
+            return
+        if self.daily:
+            wait = int((self.start + timedelta(days=1) - timezone.localtime()).total_seconds())
+            raise Locked(
+                f"too many {self.limit.what} for this number today; try again tomorrow",
+                retry_after=wait + 1,
+            )
+        wait = _until(self.key, self.start, self.allowed, self.limit.minutes)
+        message = f"too many {self.limit.what}; try again in {_words(wait)}"
+        if self.kind == "lookup":
+            _remember(self.key, message, wait)
         raise Locked(message, retry_after=wait)
 
 
 @dataclass(frozen=True)
 class Gate:
-    """A look-up client's failures as a scalar subquery (`sql`, `params`), so that the
-    look-up reads them in its own query — one query for a look-up that finds its user —
-    then `passes` the count it read."""
+    """The counts a check reads, as scalar subqueries (`sqls`, `params`), so that a caller
+    may read them in its own query — a terminal's look-up reads them with the number's
+    owner: one query — then `passes` the counts it read."""
 
-    key: str
-    start: datetime
-    limit: Limit
-    sql: str = f"({SUM})"
+    counts: tuple[Count, ...]
+
+    def __add__(self, other: Gate) -> Gate:
+        return Gate(self.counts + other.counts)
+
+    @property
+    def sqls(self) -> list[str]:
+        return [f"({SUM})"] * len(self.counts)
 
     @property
     def params(self) -> list:
-        return [self.key, _adapted(self.start)]
+        return [p for c in self.counts for p in (c.key, _adapted(c.start))]
 
-    def passes(self, failures: int) -> None:
-        """Refuse (Locked) when the count read says the client has failed too often."""
-        if self.limit.client:
-            _refuse_past("lookup", self.key, self.start, failures, self.limit.client, self.limit)
+    def passes(self, failures) -> None:
+        """Refuse (Locked) at the first count read that reached its limit."""
+        for count, n in zip(self.counts, failures, strict=True):
+            count.refuse_at(int(n))
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def _adapted(start: datetime):
     return db.adapt_datetime(start)  # a window's start changes once a minute
 
 
-def lookup_gate(*, client: str) -> Gate:
-    """The gate of a look-up (no PIN) by `client`; refuses at once a client found locked
-    within the last second."""
-    keys = _keys("lookup", "", client)
-    _refused_lately(keys)
-    lim = limit("lookup")
-    return Gate(keys["client"], since(lim.minutes), lim)
+def gate(kind: str, *, client: str, subject: str = "") -> Gate:
+    """What `check` reads for this kind of check. A look-up client found locked within the
+    last second is refused at once, without reading anything."""
+    keys = _keys(kind, subject, client)
+    if kind == "lookup":
+        _refused_lately(keys)
+    lim = limit(kind)
+    start = since(lim.minutes)
+    counts = [
+        Count(kind, keys[scope], start, allowed, lim)
+        for scope, allowed in (("client", lim.client), ("pair", lim.pair))
+        if allowed and scope in keys
+    ]
+    if lim.daily and subject:
+        counts.append(Count(kind, keys["subject"], _today(), lim.daily, lim, daily=True))
+    return Gate(tuple(counts))
 
 
 def failed(kind: str, *, client: str, subject: str = "", account: str = "") -> bool:

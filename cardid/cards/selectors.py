@@ -1,7 +1,7 @@
 """Reads about numbers: who owns one, how many are in use, the policy in force."""
 
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from django.db.models import Count
 from django.utils import timezone
@@ -66,21 +66,26 @@ def find_owner(number: str) -> User | None:
 class Owner(NamedTuple):
     """Who holds a number, as a terminal's look-up needs it."""
 
+    pk: int
     username: str
     full_name: str
     enabled: bool
+    pin_hash: str
 
 
-def find_owner_with(number: str, sql: str, params: list) -> tuple[Any, Owner | None]:
-    """(the value of the scalar subquery `sql`, the owner of `number` or None), read in one
-    query: a terminal's look-up reads its client's failures with it."""
+def find_owner_with(number: str, sqls: list[str], params: list) -> tuple[list, Owner | None]:
+    """(the values of the scalar subqueries `sqls`, the owner of `number` or None), read in
+    one query: a terminal's look-up reads its client's failures with it."""
     row = db.fetch_one(
-        f"SELECT {sql}, u.username, u.full_name, u.enabled FROM (SELECT 1 AS one) x "
-        f"LEFT JOIN {CARD} c ON c.number_key = %s "
+        f"SELECT {', '.join(sqls)}, u.id, u.username, u.full_name, u.enabled, u.pin_hash "
+        f"FROM (SELECT 1 AS one) x LEFT JOIN {CARD} c ON c.number_key = %s "
         f"LEFT JOIN {User._meta.db_table} u ON u.id = c.user_id",
         [*params, _key_of(number) or ""],
     )
-    return row[0], None if row[1] is None else Owner(row[1], row[2], bool(row[3]))
+    n = len(sqls)
+    pk, username, full_name, enabled, pin_hash = row[n:]
+    owner = None if pk is None else Owner(pk, username, full_name, bool(enabled), pin_hash)
+    return list(row[:n]), owner
 
 
 def in_use(length: int) -> int:

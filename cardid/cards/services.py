@@ -13,6 +13,7 @@ from cardid.audit.actor import Actor
 from cardid.cards import ledger, numbers
 from cardid.cards.errors import BadNumber
 from cardid.cards.models import Card
+from cardid.cards.selectors import Owner
 from cardid.config import services as config
 from cardid.directory.models import User
 from cardid.directory.selectors import get_user
@@ -121,7 +122,7 @@ def _pin_digest(user_id: int, pin: str) -> str:
     return PIN_DIGEST + keyed.digest("pin", f"{user_id}\x00{pin}")
 
 
-def verify_pin(user: User | None, pin: str) -> bool:
+def verify_pin(user: User | Owner | None, pin: str) -> bool:
     """Whether `pin` is the user's PIN (False when there is no user, or they have none)."""
     given = pin or ""
     if user is None or not user.pin_hash:
