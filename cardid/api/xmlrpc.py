@@ -244,7 +244,13 @@ METHODS = [
 ]
 
 
-SIGNATURES = {name: inspect.signature(getattr(Api, name)) for name in METHODS}
+def _arguments(name: str) -> tuple[list[str], int]:
+    """A method's argument names, and how many of them a call must give."""
+    given = list(inspect.signature(getattr(Api, name)).parameters.values())[1:]  # not self
+    return [p.name for p in given], sum(p.default is inspect.Parameter.empty for p in given)
+
+
+ARGUMENTS = {name: _arguments(name) for name in METHODS}
 
 
 @csrf_exempt
@@ -284,10 +290,8 @@ def dispatch(api: Api, body: bytes) -> bytes:
     if not method or not method.startswith("api.") or name not in METHODS:
         return _fault(404, f"unknown method {method!r}")
     func = getattr(api, name)
-    try:
-        SIGNATURES[name].bind(api, *params)
-    except TypeError:
-        args = list(SIGNATURES[name].parameters)[1:]
+    args, required = ARGUMENTS[name]
+    if not required <= len(params) <= len(args):
         return _fault(400, f"{method} takes ({', '.join(args)})")
     try:
         result = func(*params)

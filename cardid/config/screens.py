@@ -230,6 +230,43 @@ LABELS = {
 
 
 # The words a select shows for each choice (the stored value stays the code).
+# The help line under a console field: the option's own help, except where the label says it
+# all (SELF_EXPLAINED) or where the console says more (HINTS).
+SELF_EXPLAINED = {
+    "cards.length",
+    "cards.no-leading-zero",
+    "cards.retired-quarantine-days",
+    "sync.import-card-numbers",
+    "sync.ldap.starttls",
+    "sync.ldap.bind-dn",
+    "sync.ldap.bind-password",
+    "sync.schedule",
+    "smtp.password",
+    "portal.change-pin",
+    "api.lookup.max-misses",
+    "notify.card.subject",
+    "notify.card.body",
+}
+HINTS = {
+    "cards.check-digit": "the last digit checks the others: a mistyped number is refused at once",
+    "cards.self-registration": "someone without a card swipes one at a terminal and signs in: "
+    "the card becomes their number in this slot (off: terminals cannot register cards)",
+    "cards.self-registration.code-minutes": "how long the code on the portal's "
+    "“Register a card” page works",
+    "sync.ldap.base-dns": "several are separated by “;”",
+    "sync.ldap.preset": "sets the filters and attribute names below; a field left blank takes "
+    "the product's",
+    "sync.file.path": "a CSV or TSV file on this server, read at each sync",
+}
+
+
+def hint(key: str, help_text: str) -> str:
+    """The help line a labelled option shows under its field ("" for none)."""
+    if key in HINTS:
+        return HINTS[key]
+    return "" if key in SELF_EXPLAINED or key not in LABELS else help_text
+
+
 CHOICES = {
     "sync.source": {
         "none": "None (users are added by hand or by import)",

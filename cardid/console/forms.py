@@ -6,7 +6,7 @@ from django import forms
 from cardid.cards.models import ConversionRule
 from cardid.config import options
 from cardid.config import services as config
-from cardid.config.screens import LABELS, SOURCE_SECTIONS, OptionsPage, choice_label
+from cardid.config.screens import LABELS, SOURCE_SECTIONS, OptionsPage, choice_label, hint
 from cardid.config.services import OptionProblems
 
 
@@ -32,9 +32,8 @@ class OptionsForm(forms.Form):
             self.fields[key] = self._field(options.get(key))
 
     def _field(self, opt: options.Option) -> forms.Field:
-        # A label of the console's own wording keeps the option's help as a hint below it.
-        hint = opt.help if opt.key in LABELS else ""
-        common = {"label": _label(opt), "help_text": hint, "required": False}
+        # A label of the console's own wording keeps a help line below it where it needs one.
+        common = {"label": _label(opt), "help_text": hint(opt.key, opt.help), "required": False}
         if opt.kind == "bool":
             return forms.BooleanField(**common)
         if opt.kind == "choice":

@@ -273,6 +273,17 @@ def test_card_numbers_page_shows_live_figures_and_warns_near_the_bound(console):
     assert "above 80% of the allowed bound" in html
 
 
+def test_a_help_line_only_where_the_label_does_not_say_it_all(console):
+    """ "Length (digits)" needs no "digits in a generated number" under it; the check digit
+    gets a line that says what it is for."""
+    html = console.get("/admin/options/card-numbers").content.decode()
+    assert "Length (digits)" in html and "digits in a generated number" not in html
+    assert "a mistyped number is refused at once" in html
+    html = console.get("/admin/options/sync").content.decode()
+    assert "several are separated by" in html  # base DNs
+    assert "DN to bind as" not in html
+
+
 def test_test_connection_reports_a_failure_in_words(console, tmp_path):
     config.set_value(key="sync.source", raw="file", actor=ADMIN)
     (tmp_path / "missing.tsv").write_text("username\n")

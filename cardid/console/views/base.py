@@ -40,50 +40,60 @@ def say(error: Exception) -> str:
 
 # The side navigation: (heading or None, [(label, url name, args)]); an entry under a
 # heading is indented, an entry with children has them after it.
+# (heading, [(label, URL name, URL args, icon)]): the icon names a symbol of icons.svg.
 NAV = [
-    (None, [("Dashboard", "console:dashboard", ())]),
+    (None, [("Dashboard", "console:dashboard", (), "dashboard")]),
     (
         None,
-        [("Users", "console:users", ()), ("Import and export numbers", "console:users-import", ())],
+        [
+            ("Users", "console:users", (), "users"),
+            ("Import and export numbers", "console:users-import", (), "import"),
+        ],
     ),
-    (None, [("Groups", "console:groups", ()), ("Bulk User Actions", "console:bulk", ())]),
+    (
+        None,
+        [
+            ("Groups", "console:groups", (), "groups"),
+            ("Bulk User Actions", "console:bulk", (), "bulk"),
+        ],
+    ),
     (
         "Options",
         [
-            ("User/Group Sync", "console:options", ("sync",)),
-            ("Notifications", "console:options", ("notifications",)),
-            ("General › User Features", "console:options", ("user-features",)),
-            ("General › Security", "console:options", ("security",)),
-            ("General › Branding", "console:options", ("branding",)),
-            ("Card/ID numbers", "console:options", ("card-numbers",)),
-            ("Card readers", "console:options", ("card-readers",)),
-            ("API tokens", "console:tokens", ()),
+            ("User/Group Sync", "console:options", ("sync",), "sync"),
+            ("Notifications", "console:options", ("notifications",), "notifications"),
+            ("General › User Features", "console:options", ("user-features",), "user-features"),
+            ("General › Security", "console:options", ("security",), "security"),
+            ("General › Branding", "console:options", ("branding",), "branding"),
+            ("Card/ID numbers", "console:options", ("card-numbers",), "card-numbers"),
+            ("Card readers", "console:options", ("card-readers",), "card-readers"),
+            ("API tokens", "console:tokens", (), "tokens"),
         ],
     ),
     (
         "Logs",
         [
-            ("Jobs", "console:jobs", ()),
-            ("Sync history", "console:sync-history", ()),
-            ("Notification log", "console:notifications", ()),
-            ("Audit log", "console:audit", ()),
+            ("Jobs", "console:jobs", (), "jobs"),
+            ("Sync history", "console:sync-history", (), "sync-history"),
+            ("Notification log", "console:notifications", (), "notification-log"),
+            ("Audit log", "console:audit", (), "audit"),
         ],
     ),
 ]
 
 
-def navigation(path: str) -> list[tuple[str | None, list[tuple[str, str, bool]]]]:
+def navigation(path: str) -> list[tuple[str | None, list[tuple[str, str, bool, str]]]]:
     """NAV with URLs, the current page marked: the entry whose URL is the longest prefix of
     the path (a user's page marks Users, a job's page Jobs)."""
     sections = [
-        (heading, [(label, reverse(name, args=args)) for label, name, args in items])
+        (heading, [(label, reverse(name, args=args), icon) for label, name, args, icon in items])
         for heading, items in NAV
     ]
-    urls = [url for _, items in sections for _, url in items]
+    urls = [url for _, items in sections for _, url, _ in items]
     matching = [u for u in urls if path == u or (u != "/admin/" and path.startswith(u))]
     current = max(matching, key=len, default=None)
     return [
-        (heading, [(label, url, url == current) for label, url in items])
+        (heading, [(label, url, url == current, icon) for label, url, icon in items])
         for heading, items in sections
     ]
 
