@@ -10,18 +10,25 @@ from cardid.config.screens import LABELS, SOURCE_SECTIONS, OptionsPage, choice_l
 from cardid.config.services import OptionProblems
 
 
+class Form(forms.Form):
+    """The console's forms: labels without a colon ("Paper", not "Paper:")."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 def _label(opt: options.Option) -> str:
     return LABELS.get(opt.key) or opt.help[:1].upper() + opt.help[1:]
 
 
-class OptionsForm(forms.Form):
+class OptionsForm(Form):
     """One Options page: a field per option, typed by its declaration, with the edit version
     each option had when the page was shown (a second administrator's change is a conflict)."""
 
     versions = forms.JSONField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, page: OptionsPage, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")  # "Use StartTLS", not "Use StartTLS:"
         self.page = page
         current = config.get_many(*page.keys)
         initial = {k: v for k, v in current.items() if options.get(k).kind != "secret"}
@@ -106,7 +113,7 @@ class OptionsForm(forms.Form):
             return []
 
 
-class LoginForm(forms.Form):
+class LoginForm(Form):
     username = forms.CharField(
         max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
@@ -119,7 +126,7 @@ class LoginForm(forms.Form):
 SLOTS = [("primary", "Primary"), ("secondary", "Secondary")]
 
 
-class BulkForm(forms.Form):
+class BulkForm(Form):
     """Groups › Bulk User Actions."""
 
     target = forms.ChoiceField(
@@ -177,7 +184,7 @@ class BulkForm(forms.Form):
             )
 
 
-class Distinct(forms.Form):
+class Distinct(Form):
     """A form that shares a page with others: its own element ids, so that each label points
     at its own field (the field names stay as they are)."""
 
@@ -188,7 +195,7 @@ class Distinct(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class NumbersForm(forms.Form):
+class NumbersForm(Form):
     """Edit a user's numbers; a blank field clears that number."""
 
     primary = forms.CharField(label="Primary Card/ID number", required=False, max_length=200)
@@ -201,7 +208,7 @@ class GenerateForm(Distinct):
     notify = forms.BooleanField(label="Notify the user by e-mail", required=False)
 
 
-class PinForm(forms.Form):
+class PinForm(Form):
     pin = forms.CharField(
         label="New PIN",
         required=False,
@@ -211,11 +218,11 @@ class PinForm(forms.Form):
     )
 
 
-class SearchForm(forms.Form):
+class SearchForm(Form):
     q = forms.CharField(label="Username, name or Card/ID number", required=False, max_length=200)
 
 
-class PrintForm(forms.Form):
+class PrintForm(Form):
     slot = forms.ChoiceField(label="Number", choices=SLOTS, initial="primary")
     paper = forms.ChoiceField(label="Paper", choices=[("a4", "A4"), ("letter", "Letter")])
     qr = forms.BooleanField(label="Add a QR code", required=False)
@@ -254,7 +261,7 @@ class DeriveForm(Distinct):
     )
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(Form):
     actor = forms.CharField(label="Who", required=False, max_length=200)
     action = forms.CharField(label="Action", required=False, max_length=60)
     target = forms.CharField(label="Subject", required=False, max_length=200)
@@ -312,7 +319,7 @@ class TokenForm(Distinct):
 MAX_IMPORT_BYTES = 50 * 2**20
 
 
-class ImportForm(forms.Form):
+class ImportForm(Form):
     file = forms.FileField(
         label="File: username, primary, secondary (comma- or tab-separated)",
         help_text="a first line username,primary,secondary is a header; a blank field keeps "
