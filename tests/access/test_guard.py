@@ -391,3 +391,17 @@ def test_a_locked_look_up_client_is_refused_without_asking_the_database_again(cl
     assert q.captured_queries == []
     guard.unlock(address="token:walker")
     assert walk().status_code == 404  # lifted at once
+
+
+def test_keyed_digests_are_djangos_salted_hmac_with_each_key_worked_out_once(settings):
+    """Stored digests (retired numbers, counters, PINs) stay valid: the same value as
+    salted_hmac gives, for every purpose and secret."""
+    from django.utils.crypto import salted_hmac
+
+    from cardid import keyed
+
+    for secret in ("first-secret-0123456789-0123456789-0123456789", "second-secret-ÄÖÜ-xyz"):
+        settings.SECRET_KEY = secret
+        for purpose, value in (("pin", "17\x004711"), ("retired", "12345678"), ("guard.x", "")):
+            expected = salted_hmac(f"cardid.{purpose}", value, algorithm="sha256").hexdigest()
+            assert keyed.digest(purpose, value) == expected

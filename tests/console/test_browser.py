@@ -310,7 +310,8 @@ def test_the_console_guides_a_new_administrator_to_what_cannot_work(subprocess_e
 # The elements that reach past the screen's right edge, outside a scroller of their own.
 WIDEST = """[...document.querySelectorAll("body *")]
   .filter(e => !e.closest(".scroll") && e.getBoundingClientRect().right > innerWidth + 1)
-  .slice(0, 5).map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right))"""
+  .slice(0, 5)
+  .map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right))"""
 
 
 def test_every_page_fits_a_phone_marks_where_you_are_and_is_accessible(server, page):
