@@ -95,6 +95,10 @@ def _database() -> dict:
         # Fail fast while PostgreSQL is away (SPEC §11): no connection attempt or statement
         # hangs a request for long; CONN_HEALTH_CHECKS reconnects once it is back.
         config["OPTIONS"] = {
+            # Statements run often on a connection are prepared (psycopg, from the fifth
+            # run on): only cardid.db.fetch_one's server-binding cursors, the terminals'
+            # look-ups; Django's own cursors bind on the client and are never prepared.
+            "prepare_threshold": 5,
             "connect_timeout": 3,
             "options": "-c statement_timeout=60000 -c idle_in_transaction_session_timeout=300000",
         }
