@@ -229,7 +229,6 @@ LABELS = {
 }
 
 
-# The words a select shows for each choice (the stored value stays the code).
 # The help line under a console field: the option's own help, except where the label says it
 # all (SELF_EXPLAINED) or where the console says more (HINTS).
 SELF_EXPLAINED = {
@@ -267,6 +266,7 @@ def hint(key: str, help_text: str) -> str:
     return "" if key in SELF_EXPLAINED or key not in LABELS else help_text
 
 
+# The words a select shows for each choice (the stored value stays the code).
 CHOICES = {
     "sync.source": {
         "none": "None (users are added by hand or by import)",
