@@ -117,7 +117,8 @@ class Policy:
         return (
             f"{head}: with {used:,} already in use, one random keypad guess would hit some "
             f"user's number with a chance of 1 in {odds:,.0f}, above the bound of 1 in "
-            f"{bound:,.0f} (the space holds {self.capacity():,} numbers)"
+            f"{bound:,.0f} (at that bound, {self.length} digits allow at most "
+            f"{self.capacity():,} number{'' if self.capacity() == 1 else 's'} in use)"
         )
 
 

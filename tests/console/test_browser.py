@@ -376,3 +376,69 @@ def test_every_page_fits_a_phone_marks_where_you_are_and_is_accessible(server, p
         screenshot(page, f"console-page-{name}-390")
         wide = page.evaluate(WIDEST)
         assert not wide, f"{name}: wider than a 390 px screen: {wide}"
+
+
+def test_what_cannot_be_undone_asks_first_and_choices_show_only_their_fields(server, page):
+    """Clear and Replace ask first, and Cancel changes nothing; Bulk User Actions shows the
+    field of the chosen target only ([All Users] needs none; a group is chosen from a list)
+    and a plan the guess bound refuses is refused at the review, before any job; the sync
+    page shows the chosen source's settings only, and follows a new choice at once."""
+    ann = make_user(username="ann", full_name="Ann")
+    give_number(ann, "31415926")
+    make_group("Staff", members=[ann, make_user(username="bob")])
+    log_in(page, server)
+
+    page.goto(f"{server}/admin/users/{ann.pk}/")
+    page.get_by_role("button", name="Clear primary number").click()
+    expect(page.get_by_role("heading", name="Clear ann's primary number?")).to_be_visible()
+    screenshot(page, "console-confirm-clear")
+    page.get_by_role("link", name="Cancel").click()
+    primary = page.get_by_label("Primary Card/ID number")
+    expect(primary).to_have_value("31415926")
+    page.get_by_role("button", name="Generate random number").first.click()
+    expect(page.get_by_role("heading", name=re.compile("Replace ann's primary"))).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    assert Card.objects.get(user=ann, slot="primary").number == "31415926"
+    page.get_by_role("button", name="Clear primary number").click()
+    page.get_by_role("button", name="Clear the primary number").click()
+    expect(primary).to_have_value("")
+    assert not Card.objects.filter(user=ann, slot="primary").exists()
+
+    page.goto(f"{server}/admin/groups/bulk")
+    group = page.get_by_label("Group", exact=True)
+    users = page.get_by_label("Users (one per line)")
+    page.get_by_label("[All Users]").check()
+    expect(group).to_be_hidden()
+    expect(users).to_be_hidden()
+    page.get_by_label("A list of users").check()
+    expect(users).to_be_visible()
+    expect(group).to_be_hidden()
+    page.get_by_label("A group").check()
+    expect(group).to_be_visible()
+    assert group.evaluate("e => e.tagName") == "SELECT"
+    group.select_option("Staff")
+    page.get_by_role("button", name="Review").click()
+    expect(page.locator("#review-issue")).to_have_text("2")
+    # A bound that two more numbers would break: refused at the review, nothing queued.
+    config.set_value(key="cards.length", raw="4", actor=ADMIN)
+    config.set_value(key="cards.max-guess-probability", raw="0.0002", actor=ADMIN)
+    for i in range(2):
+        give_number(make_user(), f"{5000 + i}")
+    page.goto(f"{server}/admin/groups/bulk")
+    page.get_by_label("[All Users]").check()
+    page.get_by_role("button", name="Review").click()
+    refused = page.locator("#review-refused")
+    expect(refused).to_contain_text("This cannot run")
+    expect(refused).to_contain_text("“Length (digits)” (Options › Card/ID numbers)")
+    expect(refused).not_to_contain_text("cards.length")
+    expect(page.get_by_role("button", name="Confirm and start")).to_have_count(0)
+    screenshot(page, "console-bulk-refused")
+
+    config.set_value(key="sync.source", raw="file", actor=ADMIN)
+    page.goto(f"{server}/admin/options/sync")
+    expect(page.get_by_label("Users file")).to_be_visible()
+    expect(page.get_by_label("Server URL")).to_be_hidden()
+    page.get_by_label("Sync source").select_option("ldap")
+    expect(page.get_by_label("Server URL")).to_be_visible()
+    expect(page.get_by_label("Users file")).to_be_hidden()
+    screenshot(page, "console-sync-source-ldap")
