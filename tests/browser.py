@@ -47,3 +47,15 @@ def chromium_page(viewport=(1280, 900), args: tuple[str, ...] = ()):
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+# The elements that reach past the screen's right edge, outside a scroller of their own.
+_WIDEST = """[...document.querySelectorAll("body *")]
+  .filter(e => !e.closest(".scroll") && e.getBoundingClientRect().right > innerWidth + 1)
+  .slice(0, 5)
+  .map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right))"""
+
+
+def overflowing(page) -> list[str]:
+    """What on the page is wider than the screen (nothing, on a page that fits a phone)."""
+    return page.evaluate(_WIDEST)

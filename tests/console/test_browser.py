@@ -13,7 +13,7 @@ from cardid.cards.models import Card
 from cardid.config import services as config
 from cardid.directory.models import User
 from cardid.jobs import services as jobs
-from tests.browser import NEEDS_CHROMIUM, chromium_page, screenshot
+from tests.browser import NEEDS_CHROMIUM, chromium_page, overflowing, screenshot
 from tests.conftest import free_port
 from tests.factories import ADMIN, give_number, make_group, make_user
 from tests.mailserver import MailServer
@@ -307,13 +307,6 @@ def test_the_console_guides_a_new_administrator_to_what_cannot_work(subprocess_e
         proc.wait(timeout=20)
 
 
-# The elements that reach past the screen's right edge, outside a scroller of their own.
-WIDEST = """[...document.querySelectorAll("body *")]
-  .filter(e => !e.closest(".scroll") && e.getBoundingClientRect().right > innerWidth + 1)
-  .slice(0, 5)
-  .map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right))"""
-
-
 def test_every_page_fits_a_phone_marks_where_you_are_and_is_accessible(server, page):
     """Each main page of the console at 1280 px and at 390 px: the page itself never wider
     than the screen (a wide table scrolls inside its own box), the current page marked in
@@ -374,7 +367,7 @@ def test_every_page_fits_a_phone_marks_where_you_are_and_is_accessible(server, p
         screenshot(page, f"console-page-{name}")
         page.set_viewport_size({"width": 390, "height": 844})
         screenshot(page, f"console-page-{name}-390")
-        wide = page.evaluate(WIDEST)
+        wide = overflowing(page)
         assert not wide, f"{name}: wider than a 390 px screen: {wide}"
 
 

@@ -9,7 +9,7 @@ from cardid.directory import services as directory
 from cardid.directory.models import User
 from cardid.sync import engine
 from tests import ldapserver as L
-from tests.browser import ARTIFACTS, NEEDS_CHROMIUM, chromium_page
+from tests.browser import ARTIFACTS, NEEDS_CHROMIUM, chromium_page, overflowing
 from tests.factories import ADMIN, give_number, make_user, numbers_of
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -69,6 +69,7 @@ def test_a_directory_user_views_changes_hits_the_limit_and_sets_a_pin(
     assert page.locator("#card-number").inner_text() == "31415926"
     assert "31415926" not in page.url
     page.screenshot(path=str(ARTIFACTS / "portal-number.png"), full_page=True)
+    assert not overflowing(page)
 
     page.get_by_role("link", name="Change details").click()
     page.get_by_role("button", name="Generate a new random number").click()
@@ -92,6 +93,7 @@ def test_a_directory_user_views_changes_hits_the_limit_and_sets_a_pin(
     page.get_by_role("button", name="Change PIN").click()
     assert page.get_by_role("status").inner_text() == "Your PIN was changed."
     page.screenshot(path=str(ARTIFACTS / "portal-details.png"), full_page=True)
+    assert not overflowing(page)
     assert lookups.owner(number=new, pin="2468").username == "ann"
     assert lookups.owner(number=new, pin="1357") is None
 
