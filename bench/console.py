@@ -1,12 +1,11 @@
-"""Benchmark: the console stays responsive with 100,000 users (issue 5).
+"""Benchmark: the console stays fast with 100,000 users (issues 5 and 17).
 
-The issue asks that a bulk action on 100,000 users never makes the page wait on the job; it
-names no figure, so this holds every page below to one we chose: 1 s, the point where an
-administrator notices waiting. With 100,000 users holding a primary number, all in one
-group, it times (Django's test client, in one process, after one warm-up request each):
-the dashboard, the users table (first and last page, sorted), a search by number, the
-Bulk User Actions review and its confirmation (which only queues the job), the job page,
-and the Card/ID numbers options page with its live figures.
+Issue 17: no page over 200 ms at 100,000 users. With 100,000 users holding a primary
+number, all in one group, it times (Django's test client, in one process, median after a
+warm-up request): the dashboard, the users table (first and last page, sorted), a search by
+number, the groups, the group of everyone, the Bulk User Actions page, its review and its
+confirmation (which only queues the job), the jobs and a job's page, the option pages, and
+the logs.
 
     .venv/bin/python bench/console.py [--users 100000] [--dbs sqlite,postgres]
 """
@@ -31,7 +30,7 @@ from generate import (  # noqa: E402
     setup_django,
 )
 
-LIMIT_MS = 1000
+LIMIT_MS = 200
 ROUNDS = 5
 
 
@@ -81,7 +80,26 @@ def phase(users: int) -> dict:
         ("Bulk User Actions review", lambda: c.post("/admin/groups/bulk", review)),
         ("Bulk User Actions confirm (queues the job)", submit),
         ("job page", lambda: c.get("/admin/jobs/1/")),
-        ("Card/ID numbers options", lambda: c.get("/admin/options/card-numbers")),
+        ("jobs", lambda: c.get("/admin/jobs/")),
+        ("groups", lambda: c.get("/admin/groups/")),
+        ("the group of everyone", lambda: c.get(f"/admin/groups/{group.pk}/")),
+        ("Bulk User Actions page", lambda: c.get("/admin/groups/bulk")),
+        *(
+            (f"Options › {slug}", lambda slug=slug: c.get(f"/admin/options/{slug}"))
+            for slug in (
+                "sync",
+                "notifications",
+                "user-features",
+                "security",
+                "branding",
+                "card-numbers",
+                "card-readers",
+            )
+        ),
+        ("API tokens", lambda: c.get("/admin/tokens/")),
+        ("sync history", lambda: c.get("/admin/sync/")),
+        ("notification log", lambda: c.get("/admin/notifications/")),
+        ("audit log", lambda: c.get("/admin/audit/")),
     ]
     out = {}
     for name, step in steps:
@@ -118,10 +136,10 @@ def main() -> None:
     kinds = list(results)
     pages = [k for k in results[kinds[0]] if not k.startswith("_")]
     lines = [
-        heading("Console pages at scale (issue 5)"),
+        heading("Console pages at scale (issues 5 and 17)"),
         f"{args.users:,} users with a primary number, all in one group; median of {ROUNDS} "
-        f"requests after a warm-up, Django's test client in one process. Limit (ours; the "
-        f"issue names none): {LIMIT_MS} ms a page. The pages queue the bulk job and never "
+        f"requests after a warm-up, Django's test client in one process. Limit (issue 17): "
+        f"{LIMIT_MS} ms a page. The pages queue the bulk job and never "
         "run it: secondary numbers issued by the pages themselves: "
         + ", ".join(f"{k} {results[k]['_cards_issued_by_pages']}" for k in kinds)
         + ".\n",
