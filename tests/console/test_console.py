@@ -531,7 +531,7 @@ def test_bulk_review_shows_the_refusal_before_any_job(console):
     body = {"target": "group", "group": "many", "action": "primary", "replace": "blank"}
     r = console.post("/admin/groups/bulk", body)
     assert r.status_code == 409 and not Job.objects.exists()
-    assert "set cards.length to 5" in r.content.decode()
+    assert "set “Length (digits)” (Options › Card/ID numbers) to 5" in r.content.decode()
     r = console.post("/admin/groups/bulk", {**body, "confirmed": "True"})
     assert r.status_code == 409 and not Job.objects.exists()
 
