@@ -319,6 +319,29 @@ def test_dry_run_changes_nothing_and_shows_what_it_would_do(console, tmp_path):
     assert "succeeded" in page and "ann" in page
 
 
+def test_the_sync_history_says_what_each_run_changed_and_which_job_it_was(console, tmp_path):
+    f = tmp_path / "users.tsv"
+    f.write_text("username\tfull-name\nann\tAnn\nbob\tBob\n")
+    config.set_value(key="sync.source", raw="file", actor=ADMIN)
+    config.set_value(key="sync.file.path", raw=str(f), actor=ADMIN)
+    config.set_value(key="sync.auto-generate-primary-when-blank", raw="true", actor=ADMIN)
+    from cardid.sync import engine
+
+    engine.run(actor=ADMIN)  # a run of the engine alone: no job
+    f.write_text("username\tfull-name\nann\tAnn\nbob\tBob\ncid\tCid\n")
+    console.post("/admin/options/sync/run")
+    job = Job.objects.get()
+    runner.run(job.pk)
+    job.refresh_from_db()
+    run = job.counts["run"]
+    history = console.get("/admin/sync/").content.decode()
+    assert "2 users added, 2 numbers generated" in history
+    assert "1 user added, 1 number generated" in history
+    assert "a number of its own: the job's page names its run" in history
+    page = console.get(f"/admin/jobs/{job.pk}/").content.decode()
+    assert f'href="/admin/sync/{run}/">run {run}</a>' in page
+
+
 def test_notification_preview_and_test_mail_validate(console):
     u = make_user(username="ann", full_name="Ann Smith")
     give_number(u, "73519604")

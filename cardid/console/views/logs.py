@@ -147,9 +147,26 @@ SYNC_COLUMNS = {
 }
 
 
+# What a run changed, in the history's one line.
+CHANGES = ("added", "updated", "disabled", "deleted", "numbers_imported", "numbers_generated")
+
+
+def changes(counts: dict | None) -> str:
+    """ "12 users added, 100 numbers generated"; "no changes" for a run that changed nothing."""
+    counts = counts or {}
+    said = []
+    for k in CHANGES:
+        if n := counts.get(k):
+            what, done = COUNT_LABELS[k].lower().split(" ", 1)  # "users", "added"
+            said.append(f"{n:,} {what.removesuffix('s') if n == 1 else what} {done}")
+    return ", ".join(said) or ("no changes" if counts else "")
+
+
 @admin_required
 def sync_history(request):
     t = table(request, SyncRun.objects.all(), SYNC_COLUMNS, "-id")
+    for run in t.page:
+        run.changes = changes(run.counts)
     return render_page(request, "sync_history.html", table=t)
 
 
