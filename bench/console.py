@@ -46,6 +46,7 @@ def phase(users: int) -> dict:
 
     from cardid import db
     from cardid.cards.models import CARD_ROW, Card
+    from cardid.config.screens import PAGES
     from cardid.directory.models import Group, Membership, User
 
     call_command("migrate", verbosity=0)
@@ -91,15 +92,7 @@ def phase(users: int) -> dict:
         ("Bulk User Actions page", lambda: c.get("/admin/groups/bulk")),
         *(
             (f"Options › {slug}", lambda slug=slug: c.get(f"/admin/options/{slug}"))
-            for slug in (
-                "sync",
-                "notifications",
-                "user-features",
-                "security",
-                "branding",
-                "card-numbers",
-                "card-readers",
-            )
+            for slug in PAGES
         ),
         ("API tokens", lambda: c.get("/admin/tokens/")),
         ("sync history", lambda: c.get("/admin/sync/")),

@@ -67,7 +67,7 @@ class Terminals:
             return self.django(environ, start_response)
         status, content_type, content, extra = answer
         start_response(
-            STATUS_LINES.get(status) or f"{status} {HTTPStatus(status).phrase}",
+            STATUS_LINES[status],
             [
                 ("Content-Type", content_type),
                 ("Content-Length", str(len(content))),

@@ -22,15 +22,12 @@ class DatabaseAway:
         try:
             return self.get_response(request)
         except (OperationalError, InterfaceError) as e:
-            return self._away(request, e)
+            return away(request, e)
 
     def process_exception(self, request, exception):
         if isinstance(exception, OperationalError | InterfaceError):
-            return self._away(request, exception)
+            return away(request, exception)
         return None
-
-    def _away(self, request, error: Exception):
-        return away(request, error)
 
 
 def away(request, error: Exception) -> HttpResponse:

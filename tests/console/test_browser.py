@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 
 from cardid.cards.models import Card
 from cardid.config import services as config
+from cardid.config.screens import PAGES
 from cardid.directory.models import User
 from cardid.jobs import services as jobs
 from tests.browser import NEEDS_CHROMIUM, chromium_page, overflowing, screenshot
@@ -343,18 +344,7 @@ def test_every_page_fits_a_phone_marks_where_you_are_and_is_accessible(server, p
         "sync-history": "/admin/sync/",
         "notification-log": "/admin/notifications/",
         "audit": "/admin/audit/",
-        **{
-            f"options-{slug}": f"/admin/options/{slug}"
-            for slug in (
-                "sync",
-                "notifications",
-                "user-features",
-                "security",
-                "branding",
-                "card-numbers",
-                "card-readers",
-            )
-        },
+        **{f"options-{slug}": f"/admin/options/{slug}" for slug in PAGES},
     }
     log_in(page, server)
     for name, path in pages.items():
