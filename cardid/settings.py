@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "cardid.cards",
     "cardid.jobs",
     "cardid.notifications",
+    "cardid.outbound",
     "cardid.sync",
     "cardid.api",
     "cardid.access",

@@ -500,6 +500,7 @@ def _write(
             notify=notify,
             at=at,
         )
+        _announce_changes(changed, current, origin, at)
         return changed
     cards, events, announced = [], [], {}
     key, keypad_length = numbers.key, numbers.keypad_length
@@ -523,7 +524,18 @@ def _write(
     audit.record_many(actor=actor, events=events, at=at)
     for s, uids in announced.items():
         signals.numbers_issued.send(sender=Change, user_ids=uids, slot=s, notify=notify, at=at)
+    _announce_changes(changed, current, origin, at)
     return changed
+
+
+def _announce_changes(changed, current: Slots, origin: str, at) -> None:
+    if signals.numbers_changed.receivers:
+        signals.numbers_changed.send(
+            sender=Change,
+            changes=[(uid, s, n, (uid, s) in current) for (uid, s), n in changed],
+            origin=origin,
+            at=at,
+        )
 
 
 def _usernames(user_ids: set[int]) -> dict[int, str]:

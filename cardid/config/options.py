@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cardid import templating
+from cardid.destinations import Refused, parse_allowed
 from cardid.patterns import PatternError, compile_pattern
 
 
@@ -193,6 +194,14 @@ LOGO_TYPES = {
 }
 
 
+def _allowed_hosts(value: str) -> str | None:
+    try:
+        parse_allowed(value)
+    except Refused as e:
+        return str(e)
+    return None
+
+
 def _address(value: str) -> str | None:
     if value and not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+", value):
         return f"{value!r} is not an e-mail address"
@@ -371,6 +380,24 @@ _ALL = [
         check=_pattern,
     ),
     Option(
+        "sync.ldap.write-back",
+        "choice",
+        "off",
+        "write Card/ID numbers to the card attributes of the user's directory entry after "
+        "every change (off, primary, secondary or both)",
+        choices=("off", "primary", "secondary", "both"),
+    ),
+    Option(
+        "sync.ldap.write-back.bind-dn",
+        "str",
+        "",
+        "DN to bind as for the write-back, when the sync's account may not write (blank: the "
+        "sync's)",
+    ),
+    Option(
+        "sync.ldap.write-back.bind-password", "secret", "", "password of the write-back bind DN"
+    ),
+    Option(
         "sync.card-conversion",
         "str",
         "",
@@ -539,6 +566,30 @@ _ALL = [
         -1,
         "days the audit trail is kept (-1: for ever)",
         minimum=-1,
+    ),
+    # Webhooks (SPEC §13).
+    Option(
+        "webhooks.allowed-hosts",
+        "str",
+        "",
+        "hosts webhooks may send to: names, domains (*.example.org) and networks "
+        "(10.0.0.0/8), separated by spaces (blank: any host but this machine)",
+        check=_allowed_hosts,
+    ),
+    Option(
+        "webhooks.ca-file",
+        "str",
+        "",
+        "CA certificate file to trust for webhook receivers (blank: the system's)",
+        check=_readable_file,
+    ),
+    Option(
+        "webhooks.timeout",
+        "int",
+        10,
+        "seconds to wait for a webhook receiver's answer",
+        minimum=1,
+        maximum=120,
     ),
     # API look-up protection.
     Option(

@@ -178,27 +178,3 @@ def _declared(key: str) -> options.Option:
         return options.get(key)
     except options.OptionError as e:
         raise Invalid(str(e)) from None
-
-
-@transaction.atomic
-def rotate_secrets(*, actor: Actor) -> int:
-    """Re-encrypt every stored secret with a new key (or, when the keys come from
-    CARDID_SECRETS_KEY, with its first key); returns how many were re-encrypted."""
-    secret_keys = [o.key for o in options.OPTIONS.values() if o.kind == "secret"]
-    rows = list(OptionValue.objects.select_for_update().filter(key__in=secret_keys, value__gt=""))
-    if secretbox.from_environment():
-        values = secretbox.reencrypt([r.value for r in rows], settings.DATA_DIR)
-        where = "the first key of CARDID_SECRETS_KEY"
-    else:
-        values, path = secretbox.rotate([r.value for r in rows], settings.DATA_DIR)
-        where = f"a new key in {path}"
-    for row, value in zip(rows, values, strict=True):
-        row.value = value
-        row.save(update_fields=["value"])
-    audit.record(
-        actor=actor,
-        action="secrets.rotate",
-        target="options",
-        detail=f"{len(rows)} secret(s) re-encrypted with {where}",
-    )
-    return len(rows)

@@ -13,6 +13,7 @@ from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.directory.models import Group, Membership, User, group_key, username_key
 from cardid.directory.selectors import get_group, get_user, users_by_names
+from cardid.directory.signals import announce
 from cardid.errors import Conflict, Invalid
 
 USER_FIELDS = ("full_name", "email", "department", "office")
@@ -46,6 +47,7 @@ def add_user(*, username: str, actor: Actor, source: str = "local", **details: s
     except IntegrityError:
         raise Conflict(f"user {name!r} already exists") from None
     audit.record(actor=actor, action="user.added", target=name)
+    announce("user.created", [(user.id, user.username)])
     return user
 
 
@@ -71,6 +73,8 @@ def update_user(*, user: User, actor: Actor, enabled: bool | None = None, **deta
         audit.record(
             actor=actor, action="user.updated", target=user.username, detail=", ".join(changed)
         )
+        if "disabled" in changed:
+            announce("user.disabled", [(user.id, user.username)])
     return user
 
 
@@ -220,6 +224,9 @@ def _apply_user_import(rows: dict[str, dict], actor: Actor, result: UserImportRe
         else:
             result.unchanged += 1
     User.objects.bulk_create(to_create, batch_size=500)
+    if to_create:
+        created = User.objects.filter(username_key__in=[u.username_key for u in to_create])
+        announce("user.created", list(created.values_list("id", "username")))
     if to_update:
         User.objects.bulk_update(to_update, [*USER_FIELDS, "updated_at"], batch_size=500)
     result.added, result.updated = len(to_create), len(to_update)

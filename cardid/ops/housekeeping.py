@@ -7,6 +7,7 @@ from cardid.cards import registration
 from cardid.config import services as config
 from cardid.jobs import services as jobs
 from cardid.notifications import services as notifications
+from cardid.outbound import services as outbound
 
 
 def clean() -> dict[str, int]:
@@ -18,6 +19,7 @@ def clean() -> dict[str, int]:
         "counters": guard.forget_expired(),
         "registration codes": registration.forget_expired(),
         "notifications": notifications.forget_sent(days=o["housekeeping.keep-days"]),
+        "outbound messages": outbound.forget_delivered(days=o["housekeeping.keep-days"]),
         "jobs": jobs.forget_finished(days=o["housekeeping.keep-days"]),
     }
     if o["audit.keep-days"] >= 0:

@@ -15,6 +15,7 @@ from cardid.directory.models import SyncRun, User
 from cardid.jobs.models import Job
 from cardid.notifications import services as notifications
 from cardid.ops.models import WorkerBeat
+from cardid.outbound import services as outbound
 
 ALIVE = timedelta(seconds=30)  # a worker ticks every few seconds
 
@@ -45,11 +46,19 @@ def health() -> tuple[dict, bool]:
             "database": f"unreachable ({type(e).__name__})",
             "worker": "unknown",
             "outbox": None,
+            "outbound": None,
             "last_sync": None,
         }, False
     alive = workers()
     counts = notifications.counts()
     outbox = {"pending": counts.get("pending", 0), "failed": counts.get("failed", 0)}
+    oldest = outbound.oldest_pending()
+    flows = outbound.counts()
+    out = {
+        channel: {"pending": c.get("pending", 0), "failed": c.get("failed", 0)}
+        for channel, c in flows.items()
+    }
+    out["oldest_pending"] = oldest.isoformat(timespec="seconds") if oldest else None
     run = SyncRun.objects.filter(dry_run=False).first()
     last_sync = (
         None
@@ -60,12 +69,18 @@ def health() -> tuple[dict, bool]:
             "finished": run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
         }
     )
-    degraded = not alive or outbox["failed"] or (run is not None and run.status != "succeeded")
+    degraded = (
+        not alive
+        or outbox["failed"]
+        or any(c.get("failed", 0) for c in flows.values())
+        or (run is not None and run.status != "succeeded")
+    )
     return {
         "status": "degraded" if degraded else "ok",
         "database": "ok",
         "worker": f"{len(alive)} alive" if alive else "none seen in the last 30 s",
         "outbox": outbox,
+        "outbound": out,
         "last_sync": last_sync,
     }, True
 
@@ -81,6 +96,7 @@ def figures() -> dict:
         "users": User.objects.count(),
         "numbers": {s: numbers.get(s, 0) for s in ("primary", "secondary")},
         "outbox": outbox,
+        "outbound": outbound.counts(),
         "jobs": jobs,
         "sync_runs": runs,
         "guess_probability": policy["guess_probability"],

@@ -12,6 +12,7 @@ from cardid.errors import CardidError
 from cardid.jobs import services as jobs
 from cardid.notifications import services as notifications
 from cardid.ops import housekeeping, monitoring
+from cardid.outbound import services as outbound
 from cardid.sync import schedule
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def _take_over() -> None:
 JOBS = [
     ("sign of life", monitoring.beat),
     ("deliver notifications", notifications.deliver_due),
+    ("deliver webhooks and write-back", outbound.deliver_due),
     ("take over stopped jobs", _take_over),
     ("scheduled sync", schedule.run_if_due),
     ("housekeeping", _housekeeping),

@@ -40,6 +40,15 @@ class Gauges:
         for state in ("pending", "sent", "failed", "no-address", "cancelled"):
             outbox.add_metric([state], f["outbox"].get(state, 0))
         yield outbox
+        flows = GaugeMetricFamily(
+            "cardid_outbound_messages",
+            "Webhook deliveries and directory write-backs by state",
+            labels=["channel", "state"],
+        )
+        for channel, states in f["outbound"].items():
+            for state in ("pending", "sent", "failed", "cancelled"):
+                flows.add_metric([channel, state], states.get(state, 0))
+        yield flows
         jobs = GaugeMetricFamily("cardid_jobs", "Jobs by state", labels=["state"])
         for state in ("queued", "running", "succeeded", "failed"):
             jobs.add_metric([state], f["jobs"].get(state, 0))

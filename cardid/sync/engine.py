@@ -31,10 +31,13 @@ from cardid.directory.models import (
     group_key,
     username_key,
 )
+from cardid.directory.signals import announce
 from cardid.directory.sync import sources
 from cardid.directory.sync.base import SourceUser, check_unique
 from cardid.errors import CardidError
 from cardid.jobs.models import Job
+from cardid.outbound import services as outbound
+from cardid.outbound import writeback
 
 log = logging.getLogger(__name__)
 DETAIL_FIELDS = ("full_name", "email", "department", "office")
@@ -123,8 +126,11 @@ class SyncResult:
 
 
 def test_connection() -> str:
-    """Connect to the configured source and say what was found (no change is made)."""
-    return sources.current().test()
+    """Connect to the configured source and say what was found (no change is made); with
+    write-back on, also whether it can write (the account, the attributes)."""
+    said = sources.current().test()
+    ready = writeback.check()
+    return f"{said}; {ready}" if ready else said
 
 
 def lock_holder() -> str:
@@ -464,10 +470,15 @@ def _plan_cards(plan: Plan, incoming: dict[str, SourceUser], existing, cards) ->
     current = {(id_to_key[uid], s): c for (uid, s), c in cards.items()}
     holders = {c.key: k for k, c in current.items()}  # number key -> (ukey, slot)
     wanted: dict[str, tuple[str, str, str]] = {}  # number key -> (ukey, slot, number)
+    # Numbers changed here and not yet written back: the directory still holds the old ones.
+    written = writeback.slots()
+    awaiting = outbound.awaiting_write_back() if written else set()
     for ukey, u in incoming.items():
         for slot, raw in (("primary", u.primary), ("secondary", u.secondary)):
             if not raw:
                 continue  # a blank source value never clears a number
+            if slot in written and ukey in existing and existing[ukey].id in awaiting:
+                continue
             try:
                 number = numbers.clean(rules.convert(raw, chain=chain or None))
             except (numbers.NumberError, CardidError) as e:
@@ -630,7 +641,14 @@ def _apply_users(plan: Plan, now, at) -> list[tuple[str, str, str]]:
         ("user.added", u.username, "" if u.enabled else "disabled in the directory")
         for u in plan.create
     ]
-    objs = []
+    if plan.create:
+        created = _ids({username_key(u.username) for u in plan.create})
+        announce(
+            "user.created",
+            [(created[username_key(u.username)], u.username) for u in plan.create],
+            at,
+        )
+    objs, disabled = [], []
     for uid, u, changed in plan.update:
         objs.append(
             User(
@@ -648,10 +666,12 @@ def _apply_users(plan: Plan, now, at) -> list[tuple[str, str, str]]:
         )
         if "disabled" in changed:
             events.append(("user.disabled", u.username, "disabled in the directory"))
+            disabled.append((uid, u.username))
         events.append(("user.updated", u.username, ", ".join(changed)))
     User.objects.bulk_update(
         objs, ["username", *DETAIL_FIELDS, "enabled", "source", "updated_at"], batch_size=500
     )
+    announce("user.disabled", disabled, at)
     return events
 
 
@@ -664,6 +684,7 @@ def _apply_missing(plan: Plan, actor: Actor, now) -> list[tuple[str, str, str]]:
     if plan.missing_action == "disable":
         for part in db.chunked(ids, 5000):
             User.objects.filter(id__in=part).update(enabled=False, updated_at=now)
+        announce("user.disabled", list(plan.missing), db.adapt_datetime(now))
         return [("user.disabled", name, "gone from the source") for _, name in plan.missing]
     ledger.commit(
         [ledger.Change(uid, s, None) for uid, s in ledger.held(ids)],
@@ -671,6 +692,7 @@ def _apply_missing(plan: Plan, actor: Actor, now) -> list[tuple[str, str, str]]:
         origin=Card.Origin.SYNCED,
         action="card.synced",
     )
+    announce("user.deleted", list(plan.missing), db.adapt_datetime(now))
     for part in db.chunked(ids, 5000):
         User.objects.filter(id__in=part).delete()
     return [("user.deleted", name, "gone from the source") for _, name in plan.missing]

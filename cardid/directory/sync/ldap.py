@@ -21,6 +21,7 @@ from ldap3.core import exceptions as lx
 from ldap3.utils.conv import escape_filter_chars
 
 from cardid.config.screens import NotConfigured
+from cardid.directory.keys import username_key
 from cardid.directory.sync.base import Snapshot, SourceError, SourceUser, reshape
 
 NONE = "none"  # an attribute set to this is not synced
@@ -119,7 +120,7 @@ class LdapSource:
             )
 
     # -- connection -----------------------------------------------------------------------
-    def _server(self) -> ldap3.Server:
+    def _server(self, info=ldap3.NONE) -> ldap3.Server:
         cfg = self.cfg
         tls = ldap3.Tls(
             validate=ssl.CERT_REQUIRED if cfg.verify else ssl.CERT_NONE,
@@ -129,20 +130,22 @@ class LdapSource:
             cfg.url,
             use_ssl=cfg.url.lower().startswith("ldaps://"),
             tls=tls,
-            get_info=ldap3.NONE,
+            get_info=info,
             connect_timeout=cfg.timeout,
         )
 
-    def connect(self) -> ldap3.Connection:
+    def connect(self, *, write: bool = False, schema: bool = False) -> ldap3.Connection:
+        """A bound connection; read-only unless `write`; with the server's schema read
+        when `schema`."""
         cfg = self.cfg
         try:
             conn = ldap3.Connection(
-                self._server(),
+                self._server(ldap3.SCHEMA if schema else ldap3.NONE),
                 user=cfg.bind_dn or None,
                 password=cfg.bind_password or None,
                 receive_timeout=cfg.timeout,
                 raise_exceptions=True,
-                read_only=True,
+                read_only=not write,
             )
             conn.open()
         except lx.LDAPException as e:
@@ -219,6 +222,31 @@ class LdapSource:
                 user_conn.unbind()
             except lx.LDAPException:
                 pass
+
+    # -- writing back -----------------------------------------------------------------------
+    def unknown_attributes(self, conn, attributes: list[str]) -> list[str]:
+        """Those of `attributes` the server's schema does not have (a connection opened
+        with `schema`); none when the server does not publish its schema."""
+        schema = conn.server.schema
+        if schema is None or not schema.attribute_types:
+            return []
+        return [a for a in attributes if a not in schema.attribute_types]
+
+    def entries(self, conn, usernames: list[str]) -> dict[str, str]:
+        """The DNs of these users' entries, by username folded to lower case; several at a
+        time in one search."""
+        attr = self.attrs["username"]
+        found: dict[str, str] = {}
+        for i in range(0, len(usernames), 50):
+            part = usernames[i : i + 50]
+            who = "".join(f"({attr}={escape_filter_chars(n)})" for n in part)
+            flt = f"(&{self._user_filter()}(|{who}))"
+            for base in self.bases:
+                for e in self._search(conn, base, flt, [attr]):
+                    if e.get("type") == "searchResEntry":
+                        name = _first(e["attributes"].get(attr))
+                        found.setdefault(username_key(name), e["dn"])
+        return found
 
     # -- reading --------------------------------------------------------------------------
     def _user_filter(self) -> str:

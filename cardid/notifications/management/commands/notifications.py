@@ -4,6 +4,7 @@ from cardid.commands import CardidCommand
 from cardid.errors import CardidError
 from cardid.notifications import services
 from cardid.notifications.models import OutboxMessage
+from cardid.outbound import services as outbound
 
 
 class Command(CardidCommand):
@@ -16,8 +17,8 @@ class Command(CardidCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser(
             "send-pending",
-            help="try every pending message now, back-off or not; "
-            "exit 1 if any is still undelivered",
+            help="try every pending message now (e-mails, webhooks, directory write-back), "
+            "back-off or not; exit 1 if any is still undelivered",
         )
         t = sub.add_parser(
             "test",
@@ -38,6 +39,15 @@ class Command(CardidCommand):
         getattr(self, "_" + action.replace("-", "_"))(**opts)
 
     def _send_pending(self, **_):
+        # Webhooks and directory write-back go through an outbox of their own.
+        flows = outbound.deliver_due(force=True)
+        for e in flows.errors:
+            self.note(e)
+        if flows.sent or flows.failed or flows.retrying or flows.cancelled:
+            self.stdout.write(
+                f"webhooks and write-back: sent {flows.sent}, failed {flows.failed}, retrying "
+                f"{flows.retrying}, cancelled {flows.cancelled}"
+            )
         report = services.deliver_due(force=True)
         for e in report.errors:
             self.note(e)
@@ -46,12 +56,21 @@ class Command(CardidCommand):
             f"{report.retrying}, no address {report.no_address}, cancelled "
             f"{report.cancelled}"
         )
+        problems = []
         left = services.pending_count()
         if left or report.failed:
-            raise CardidError(
+            problems.append(
                 f"{left} message(s) still pending, {report.failed} failed; "
                 "`cardid notifications list` shows why"
             )
+        waiting = outbound.pending_count()
+        if waiting or flows.failed:
+            problems.append(
+                f"{waiting} webhook or write-back message(s) still pending, {flows.failed} "
+                "failed; `cardid webhooks deliveries` shows why"
+            )
+        if problems:
+            raise CardidError("; ".join(problems))
 
     def _test(self, address, **_):
         self.stdout.write(services.send_test(address=address, actor=self.actor))

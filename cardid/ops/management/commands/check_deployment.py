@@ -15,14 +15,16 @@ from cardid.config import services as config
 from cardid.directory.sync import sources
 from cardid.errors import CardidError
 from cardid.ops import backups, monitoring
+from cardid.outbound import services as outbound
+from cardid.outbound import writeback
 
 
 class Command(CardidCommand):
     help = (
         "Check the deployment: Django's deployment checks (a weak secret key among them), the "
         "data dir's permissions, "
-        "the mail server when notifications are on, the sync source, a worker "
-        "alive. Exit 1 when anything is wrong."
+        "the mail server when notifications are on, the sync source and its write-back, "
+        "outbound messages failed, a worker alive. Exit 1 when anything is wrong."
     )
 
     def handle(self, *args, **opts):
@@ -65,6 +67,19 @@ class Command(CardidCommand):
                 notes.append(f"sync source: {sources.current().test()}")
             except CardidError as e:
                 problems.append(f"the sync source does not answer: {e}")
+            try:
+                ready = writeback.check()
+                if ready:
+                    notes.append(ready)
+            except CardidError as e:
+                problems.append(f"directory write-back: {e}")
+        waiting = outbound.counts()
+        failed = sum(c.get("failed", 0) for c in waiting.values())
+        if failed:
+            problems.append(
+                f"{failed} outbound message(s) (webhooks, write-back) failed for good: "
+                "Webhooks in the console shows why and retries them"
+            )
         alive = monitoring.workers()
         if alive:
             notes.append(f"{len(alive)} worker(s) alive")
