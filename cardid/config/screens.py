@@ -75,6 +75,14 @@ PAGES = {
                         *LDAP_ATTRS,
                     ),
                 ),
+                (
+                    "Write-back to LDAP / Active Directory",
+                    (
+                        "sync.ldap.write-back",
+                        "sync.ldap.write-back.bind-dn",
+                        "sync.ldap.write-back.bind-password",
+                    ),
+                ),
                 ("CSV / TSV file", ("sync.file.path",)),
                 ("Custom program", ("sync.program.path", "sync.program.timeout")),
             ),
@@ -160,6 +168,11 @@ PAGES = {
             (("Organisation", ("branding.name", "branding.logo")),),
         ),
         OptionsPage(
+            "webhooks",
+            "Webhooks › Delivery",
+            (("Delivery", ("webhooks.allowed-hosts", "webhooks.ca-file", "webhooks.timeout")),),
+        ),
+        OptionsPage(
             "security",
             "General › Security",
             (
@@ -192,6 +205,12 @@ LABELS = {
     "sync.ldap.attr.primary-card": "Primary Card/ID number attribute",
     "sync.ldap.attr.secondary-card": "Secondary Card/ID number attribute",
     "sync.ldap.card-regex": "Card number regular expression",
+    "sync.ldap.write-back": "Write numbers back to the directory",
+    "sync.ldap.write-back.bind-dn": "Bind DN for writing",
+    "sync.ldap.write-back.bind-password": "Bind password for writing",
+    "webhooks.allowed-hosts": "Allowed hosts",
+    "webhooks.ca-file": "CA certificate file",
+    "webhooks.timeout": "Time-out (seconds)",
     "sync.card-conversion": "Card number conversion rule",
     "sync.file.path": "Users file",
     "sync.additional-groups-file": "Additional groups file",
@@ -256,6 +275,11 @@ HINTS = {
     "sync.ldap.preset": "sets the filters and attribute names below; a field left blank takes "
     "the product's",
     "sync.file.path": "a CSV or TSV file on this server, read at each sync",
+    "sync.ldap.write-back": "after every change, the number goes to the entry's Card/ID number "
+    "attribute above; a cleared number is deleted there",
+    "sync.ldap.write-back.bind-dn": "blank: the bind DN above, when it may write",
+    "webhooks.allowed-hosts": "names, domains (*.example.org) and networks (10.0.0.0/8), "
+    "separated by spaces; blank: any host but this machine. Never: link-local addresses",
 }
 
 
@@ -275,6 +299,12 @@ CHOICES = {
         "program": "Custom program",
     },
     "sync.ldap.preset": {"ad": "Active Directory", "openldap": "OpenLDAP and others"},
+    "sync.ldap.write-back": {
+        "off": "Off",
+        "primary": "Primary number",
+        "secondary": "Secondary number",
+        "both": "Both numbers",
+    },
     "sync.missing-users": {
         "keep": "Keep them",
         "disable": "Disable them",
@@ -293,6 +323,7 @@ SOURCE_SECTIONS = {
     "LDAP / Active Directory": "ldap",
     "CSV / TSV file": "file",
     "Custom program": "program",
+    "Write-back to LDAP / Active Directory": "ldap",
 }
 
 

@@ -8,6 +8,7 @@ from cardid.config import options
 from cardid.config import services as config
 from cardid.config.screens import LABELS, SOURCE_SECTIONS, OptionsPage, choice_label, hint
 from cardid.config.services import OptionProblems
+from cardid.outbound.services import EVENTS
 
 
 class Form(forms.Form):
@@ -333,3 +334,27 @@ class ImportForm(Form):
                 f"the file has {f.size:,} bytes; at most {MAX_IMPORT_BYTES:,} — split it"
             )
         return f
+
+
+class WebhookForm(Distinct):
+    """A new webhook."""
+
+    id_prefix = "hook"
+    url = forms.CharField(
+        label="Receiver URL",
+        max_length=2000,
+        help_text="https://… (http:// on a trusted network); the host must be allowed under "
+        "Delivery options",
+    )
+    events = forms.MultipleChoiceField(
+        label="Events",
+        choices=[(e, e) for e in EVENTS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="none ticked: every event",
+    )
+    include_number = forms.BooleanField(
+        label="Send numbers in full",
+        required=False,
+        help_text="off: numbers are masked to their last two characters",
+    )

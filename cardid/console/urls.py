@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from cardid.console.views import home, logs, options, people, tokens
+from cardid.console.views import home, logs, options, people, tokens, webhooks
 
 app_name = "console"
 
@@ -27,6 +27,8 @@ urlpatterns = [
     path("users/import/apply", people.users_import_apply, name="users-import-apply"),
     path("users/export.csv", people.users_export, name="users-export"),
     path("tokens/", tokens.api_tokens, name="tokens"),
+    path("webhooks", webhooks.webhooks, name="webhooks"),
+    path("webhooks/remove", webhooks.webhook_remove, name="webhook-remove"),
     path("tokens/revoke", tokens.api_token_revoke, name="token-revoke"),
     path("users/<int:pk>/", people.user_detail, name="user"),
     path("users/<int:pk>/numbers", people.user_numbers, name="user-numbers"),

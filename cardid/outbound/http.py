@@ -136,7 +136,7 @@ def _reason(e: Exception) -> str:
 
 
 def reachable(url: str, allowed: destinations.Allowed, *, ca_file: str, timeout: int) -> str:
-    """"" when a connection to the receiver opens (TLS included), else why not."""
+    """ "" when a connection to the receiver opens (TLS included), else why not."""
     try:
         Receiver(url, allowed, ca_file=ca_file, timeout=timeout)._open().close()
     except LookupError as e:

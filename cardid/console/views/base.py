@@ -68,6 +68,7 @@ NAV = [
             ("Card/ID numbers", "console:options", ("card-numbers",), "card-numbers"),
             ("Card readers", "console:options", ("card-readers",), "card-readers"),
             ("API tokens", "console:tokens", (), "tokens"),
+            ("Webhooks", "console:webhooks", (), "webhooks"),
         ],
     ),
     (
