@@ -8,7 +8,7 @@ from cardid.config import options
 from cardid.config import services as config
 from cardid.config.screens import LABELS, SOURCE_SECTIONS, OptionsPage, choice_label, hint
 from cardid.config.services import OptionProblems
-from cardid.outbound.services import EVENTS
+from cardid.outbound.services import MEANINGS
 
 
 class Form(forms.Form):
@@ -348,7 +348,7 @@ class WebhookForm(Distinct):
     )
     events = forms.MultipleChoiceField(
         label="Events",
-        choices=[(e, e) for e in EVENTS],
+        choices=[(e, f"{e}: {words}") for e, words in MEANINGS.items()],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="none ticked: every event",

@@ -1,6 +1,8 @@
 """What flows out of cardid: webhooks, and the outbox of deliveries to them and to the
 directory (write-back), queued in the transaction of the change they report."""
 
+from urllib.parse import urlsplit
+
 from django.db import models
 
 
@@ -17,6 +19,11 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    @property
+    def host(self) -> str:
+        """The receiver's host (and port), for lists where the whole URL is too long."""
+        return urlsplit(self.url).netloc
 
 
 class Delivery(models.Model):

@@ -35,14 +35,16 @@ from cardid.outbound.models import Delivery, Webhook
 log = logging.getLogger(__name__)
 
 Status = Delivery.Status
-EVENTS = (
-    "card.issued",
-    "card.changed",
-    "card.cleared",
-    "user.created",
-    "user.disabled",
-    "user.deleted",
-)
+# The events, with what each means.
+MEANINGS = {
+    "card.issued": "a number given to a slot that had none",
+    "card.changed": "a slot's number replaced by another",
+    "card.cleared": "a slot's number removed",
+    "user.created": "a user added by hand, import or sync",
+    "user.disabled": "a user disabled",
+    "user.deleted": "a user deleted by the sync",
+}
+EVENTS = tuple(MEANINGS)
 WRITE_BACK = "write-back"  # the event of a directory write
 BATCH = 200
 LEASE = timedelta(minutes=2)

@@ -330,6 +330,7 @@ def test_every_page_fits_a_phone_marks_where_you_are_and_is_accessible(server, p
         kind="generate", params={}, description="Example job", actor=ADMIN, queue=False
     )
     Job.objects.filter(pk=job.pk).update(status="failed", error="an example failure")
+    _some_deliveries(ann)
     pages = {
         "dashboard": "/admin/",
         "users": "/admin/users/?q=person",
@@ -339,6 +340,7 @@ def test_every_page_fits_a_phone_marks_where_you_are_and_is_accessible(server, p
         "group": f"/admin/groups/{group.pk}/",
         "bulk": "/admin/groups/bulk",
         "tokens": "/admin/tokens/",
+        "webhooks": "/admin/webhooks",
         "jobs": "/admin/jobs/",
         "job": f"/admin/jobs/{job.pk}/",
         "sync-history": "/admin/sync/",
@@ -425,3 +427,46 @@ def test_what_cannot_be_undone_asks_first_and_choices_show_only_their_fields(ser
     expect(page.get_by_label("Server URL")).to_be_visible()
     expect(page.get_by_label("Users file")).to_be_hidden()
     screenshot(page, "console-sync-source-ldap")
+
+
+def _some_deliveries(user) -> None:
+    """A webhook with a long URL and deliveries in each state, for the Webhooks page."""
+    from django.utils import timezone
+
+    from cardid.outbound.models import Delivery, Webhook
+
+    hook = Webhook.objects.create(
+        url="https://tills.canteen.example.org/integrations/cardid/webhooks/receive?site=north",
+        events=["card.issued", "card.changed", "card.cleared"],
+        secret="sealed",
+    )
+    now = timezone.now()
+    for i, (status, error) in enumerate(
+        [
+            ("sent", ""),
+            ("pending", "tills.canteen.example.org did not answer: connection refused"),
+            ("failed", "the receiver redirected to https://elsewhere.example.net/a/very/long/path"),
+        ]
+    ):
+        Delivery.objects.create(
+            lane=f"webhook:{hook.pk}",
+            webhook=hook,
+            user=user,
+            user_key=user.username_key,
+            event="card.issued",
+            message_id=f"msg_example{i}",
+            status=status,
+            last_error=error,
+            created_at=now,
+        )
+    Delivery.objects.create(
+        lane="directory",
+        user=user,
+        user_key=user.username_key,
+        event="write-back",
+        message_id="msg_example_dir",
+        status="failed",
+        last_error="the directory refused to write uid=person00,ou=people,dc=example,dc=org: "
+        "insufficientAccessRights",
+        created_at=now,
+    )

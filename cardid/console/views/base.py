@@ -83,6 +83,10 @@ NAV = [
 ]
 
 
+# Pages that belong to another page's entry: the webhooks' delivery options to Webhooks.
+PART_OF = {"/admin/options/webhooks": "/admin/webhooks"}
+
+
 def navigation(path: str) -> list[tuple[str | None, list[tuple[str, str, bool, str]]]]:
     """NAV with URLs, the current page marked: the entry whose URL is the longest prefix of
     the path (a user's page marks Users, a job's page Jobs)."""
@@ -91,6 +95,7 @@ def navigation(path: str) -> list[tuple[str | None, list[tuple[str, str, bool, s
         for heading, items in NAV
     ]
     urls = [url for _, items in sections for _, url, _ in items]
+    path = PART_OF.get(path, path)
     matching = [u for u in urls if path == u or (u != "/admin/" and path.startswith(u))]
     current = max(matching, key=len, default=None)
     return [

@@ -17,7 +17,6 @@ COLUMNS = {
     "created": ("Queued", "created_at"),
     "status": ("Status", "status"),
     "user": ("User", "user_key"),
-    "attempts": ("Attempts", "attempts"),
 }
 LANES = {"": "Everything", "webhooks": "Webhooks", "directory": "Directory write-back"}
 
