@@ -221,3 +221,37 @@ def test_ldaps_with_its_own_certificate_and_the_refusal_of_plain_binds(dc, cli, 
     finally:
         strict.stop()
         dc.start()
+
+
+def test_numbers_are_written_back_to_ad_and_the_next_sync_changes_nothing(dc, cli):
+    from cardid.cards import services as cards
+    from cardid.outbound.models import Delivery
+
+    configure(
+        **{"sync.ldap.write-back": "primary", "sync.auto-generate-primary-when-blank": "true"}
+    )
+    assert "write-back of primary numbers to pager: ready" in cli("sync", "--test-connection").out
+    sync()  # cy has no pager: a number is generated, and written back
+    cy = User.objects.get(username="cy")
+    number = numbers_of(cy)["primary"]
+    r = cli("notifications", "send-pending")
+    assert r.code == 0, r.err
+
+    def pager() -> list[str]:
+        conn = dc.connect()
+        try:
+            conn.search(samba.USERS, "(sAMAccountName=cy)", attributes=["pager"])
+            return list(conn.entries[0].pager.values)
+        finally:
+            conn.unbind()
+
+    assert pager() == [number]
+    before = dict(Card.objects.values_list("user__username", "number"))
+    again = sync()
+    assert again.counts["numbers_imported"] == 0
+    assert dict(Card.objects.values_list("user__username", "number")) == before
+    assert not Delivery.objects.filter(status="pending").exists()
+    config.set_value(key="sync.auto-generate-primary-when-blank", raw="false", actor=ADMIN)
+    cards.clear_number(username="cy", slot="primary", actor=ADMIN)
+    assert cli("notifications", "send-pending").code == 0
+    assert pager() == []
