@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import standardwebhooks
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 
@@ -230,7 +230,6 @@ def parse_events(text: str | Iterable[str] | None) -> list[str]:
     return [e for e in EVENTS if e in words]
 
 
-@transaction.atomic
 def add_webhook(*, url: str, events=None, include_number: bool = False, actor: Actor) -> Added:
     """A new webhook and its secret (shown once). A URL that is not http(s) or whose host is
     not allowed is refused; one that cannot be reached now is added with a warning: the
@@ -253,22 +252,30 @@ def add_webhook(*, url: str, events=None, include_number: bool = False, actor: A
         warning = str(e)
     if warning:
         warning += "; the webhook was added and deliveries will wait for the receiver"
-    if Webhook.objects.filter(url=target.url).exists():
-        raise Conflict(f"there is a webhook for {target.url} already; remove it first")
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    hook = Webhook.objects.create(
-        url=target.url,
-        events=chosen,
-        include_number=include_number,
-        secret=secretbox.seal(secret, _data_dir()),
-        created_by=actor.name[:200],
-    )
-    audit.record(
-        actor=actor,
-        action="webhook.added",
-        target=_shown(target),
-        detail=", ".join(chosen) + ("; with numbers" if include_number else ""),
-    )
+    # The receiver was tried above, outside the transaction: no lock waits on the network.
+    with transaction.atomic():
+        if Webhook.objects.filter(url=target.url).exists():
+            raise Conflict(f"there is a webhook for {target.url} already; remove it first")
+        try:
+            with transaction.atomic():
+                hook = Webhook.objects.create(
+                    url=target.url,
+                    events=chosen,
+                    include_number=include_number,
+                    secret=secretbox.seal(secret, _data_dir()),
+                    created_by=actor.name[:200],
+                )
+        except IntegrityError:
+            raise Conflict(
+                f"there is a webhook for {target.url} already; remove it first"
+            ) from None
+        audit.record(
+            actor=actor,
+            action="webhook.added",
+            target=_shown(target),
+            detail=", ".join(chosen) + ("; with numbers" if include_number else ""),
+        )
     return Added(hook, secret, warning)
 
 
@@ -414,7 +421,11 @@ def _deliver_batch(ids: list[int], report: Report) -> None:
 
 def _post_all(rows: list[Delivery], allowed, ca_file: str, timeout: int, report: Report) -> None:
     hook = rows[0].webhook
-    secret = secretbox.open_(hook.secret, _data_dir())
+    try:
+        secret = secretbox.open_(hook.secret, _data_dir())
+    except secretbox.SecretError as e:
+        _retry(rows, f"the webhook's signing secret cannot be opened: {e}", report)
+        return
     receiver = http.Receiver(hook.url, allowed, ca_file=ca_file, timeout=timeout)
     sent: list[tuple[Delivery, int]] = []
     try:

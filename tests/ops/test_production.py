@@ -306,8 +306,20 @@ def test_a_real_server_sends_csp_no_store_and_serves_its_own_api_docs(site):
     assert "cdn" not in html.lower()
     health = request(port, "/healthz")
     assert health.status == 200
-    assert set(health.json()) == {"status", "database", "worker", "outbox", "last_sync"}
+    assert set(health.json()) == {
+        "status",
+        "database",
+        "worker",
+        "outbox",
+        "outbound",
+        "last_sync",
+    }
     assert health.json()["worker"] == "none seen in the last 30 s"
+    assert health.json()["outbound"] == {
+        "webhook": {"pending": 0, "failed": 0},
+        "directory": {"pending": 0, "failed": 0},
+        "oldest_pending": None,
+    }
 
 
 def test_behind_a_tls_proxy_cookies_are_secure_hsts_is_sent_and_the_client_is_counted(site):
