@@ -136,14 +136,14 @@ def usable(target: Target, addresses: list[Address], allowed: Allowed) -> list[A
     """The addresses a delivery to `target` may connect to; Refused when there are none."""
     by_name = target.host in allowed.names or any(target.host.endswith(d) for d in allowed.domains)
     if not allowed.everything and not by_name:
-        if not any(any(a in n for n in allowed.networks) for a in addresses):
+        if not any(any(_plain(a) in n for n in allowed.networks) for a in addresses):
             raise Refused(
                 f"{target.host} is not among the hosts webhooks may reach; add it to "
                 "Webhooks › Delivery › Allowed hosts (webhooks.allowed-hosts)"
             )
     ok, why = [], ""
     for a in addresses:
-        mapped = getattr(a, "ipv4_mapped", None) or a
+        mapped = _plain(a)
         if any(mapped in n for n in NEVER):
             why = (
                 f"{target.host} is {a}, a link-local, multicast or unspecified address, "
@@ -151,7 +151,9 @@ def usable(target: Target, addresses: list[Address], allowed: Allowed) -> list[A
             )
             continue
         listed = by_name or any(mapped in n for n in allowed.networks)
-        if mapped.is_loopback and not listed:
+        # This machine only when named exactly or by its network, never through a domain.
+        exact = target.host in allowed.names or any(mapped in n for n in allowed.networks)
+        if mapped.is_loopback and not exact:
             why = (
                 f"{target.host} is {a}, this machine; list it in Webhooks › Delivery › "
                 "Allowed hosts (webhooks.allowed-hosts) if a receiver really runs here"
@@ -163,3 +165,8 @@ def usable(target: Target, addresses: list[Address], allowed: Allowed) -> list[A
     if not ok:
         raise Refused(why or f"none of the addresses of {target.host} is allowed")
     return ok
+
+
+def _plain(address: Address) -> Address:
+    """An IPv4 address written as IPv6 (::ffff:127.0.0.1) as the IPv4 address it is."""
+    return getattr(address, "ipv4_mapped", None) or address
