@@ -4,6 +4,7 @@ Webhooks specification says (with the reference library) and can answer errors f
 import json
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -34,6 +35,8 @@ class Receiver:
     redirect_to: str = ""
     tls: tuple[str, str] | None = None  # (certificate chain file, key file)
     received: list = field(default_factory=list)
+    delay: float = 0.0  # seconds to wait before answering
+    big_answer: bool = False  # answer with far more than anyone should read
 
     def start(self) -> "Receiver":
         receiver = self
@@ -56,12 +59,18 @@ class Receiver:
                 receiver.received.append(
                     Received(headers.get("webhook-id", ""), body, headers, verified, status)
                 )
+                time.sleep(receiver.delay)
                 self.send_response(status)
                 if status == 302:
                     self.send_header("Location", receiver.redirect_to)
-                self.send_header("Content-Length", "2")
+                chunk, times = (b"x" * 65536, 1024) if receiver.big_answer else (b"ok", 1)
+                self.send_header("Content-Length", str(len(chunk) * times))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    for _ in range(times):
+                        self.wfile.write(chunk)
+                except OSError:
+                    pass  # the client stopped reading, as it should
 
         self.port = free_port()
         self.server = ThreadingHTTPServer((self.host, self.port), Handler)

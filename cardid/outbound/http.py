@@ -83,7 +83,7 @@ class Receiver:
                 },
                 redirect=False,
                 retries=False,
-                preload_content=True,
+                preload_content=False,
             )
         except destinations.Refused as e:
             return Answer(FAILED, None, str(e))
@@ -103,7 +103,15 @@ class Receiver:
         except ux.HTTPError as e:
             self.close()
             return Answer(RETRY, None, f"{self.target.host_header}: {_reason(e)}")
-        text = r.data[:200].decode("utf-8", "replace").strip()
+        try:
+            # The answer's first words are kept; a receiver cannot make cardid read more.
+            text = r.read(1024, decode_content=False)[:200].decode("utf-8", "replace").strip()
+        except (ux.HTTPError, OSError):
+            text = ""
+        if r.length_remaining == 0:
+            r.release_conn()
+        else:
+            self.close()
         said = f"{r.status} {text}".strip()
         if 200 <= r.status < 300:
             return Answer(SENT, r.status, said)

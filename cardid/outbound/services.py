@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,7 +48,9 @@ MEANINGS = {
 EVENTS = tuple(MEANINGS)
 WRITE_BACK = "write-back"  # the event of a directory write
 BATCH = 200
-LEASE = timedelta(minutes=2)
+# How long a sender's claim on a batch lasts; it stops sending before the claim runs out.
+LEASE = timedelta(minutes=5)
+TURN = 20.0  # seconds the worker spends delivering before its other duties
 # Seconds to wait after the 1st, 2nd … failed attempt; then every 12 hours, until the
 # 15th attempt (about three days in all) fails for good.
 BACK_OFF = (5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200)
@@ -351,17 +354,24 @@ def pending_count() -> int:
     return Delivery.objects.filter(status=Status.PENDING).count()
 
 
-def deliver_due(*, force: bool = False, max_batches: int | None = None) -> Report:
-    """Deliver what is due (with `force`, also what waits out a back-off)."""
+def deliver_due(
+    *, force: bool = False, max_batches: int | None = None, seconds: float | None = TURN
+) -> Report:
+    """Deliver what is due (with `force`, also what waits out a back-off). With `seconds`,
+    stop taking messages after that long: the worker's other duties come round in time
+    however slowly a receiver answers."""
     report = Report()
     batches = 0
+    deadline = None if seconds is None else time.monotonic() + seconds
     while max_batches is None or batches < max_batches:
+        if deadline is not None and time.monotonic() > deadline:
+            break
         ids = _claim(force)
         if not ids:
             break
         batches += 1
         retrying = report.retrying
-        _deliver_batch(ids, report)
+        _deliver_batch(ids, report, deadline)
         if force and report.retrying > retrying:
             break  # a receiver is away: the rest waits for the next round
     return report
@@ -393,7 +403,7 @@ def _claim(force: bool) -> list[int]:
     )
 
 
-def _deliver_batch(ids: list[int], report: Report) -> None:
+def _deliver_batch(ids: list[int], report: Report, deadline: float | None = None) -> None:
     rows = list(
         Delivery.objects.filter(id__in=ids).select_related("webhook", "user").order_by("id")
     )
@@ -415,11 +425,16 @@ def _deliver_batch(ids: list[int], report: Report) -> None:
             by_hook.setdefault(r.webhook_id, []).append(r)
     if by_hook:
         allowed, ca_file, timeout = _delivery_settings()
+        # Never past the claim: another sender may take the rows once it runs out.
+        claim_ends = time.monotonic() + LEASE.total_seconds() - timeout - 10
+        deadline = claim_ends if deadline is None else min(deadline, claim_ends)
         for hook_rows in by_hook.values():
-            _post_all(hook_rows, allowed, ca_file, timeout, report)
+            _post_all(hook_rows, allowed, ca_file, timeout, report, deadline)
 
 
-def _post_all(rows: list[Delivery], allowed, ca_file: str, timeout: int, report: Report) -> None:
+def _post_all(
+    rows: list[Delivery], allowed, ca_file: str, timeout: int, report: Report, deadline=None
+) -> None:
     hook = rows[0].webhook
     try:
         secret = secretbox.open_(hook.secret, _data_dir())
@@ -430,6 +445,12 @@ def _post_all(rows: list[Delivery], allowed, ca_file: str, timeout: int, report:
     sent: list[tuple[Delivery, int]] = []
     try:
         for i, row in enumerate(rows):
+            if deadline is not None and time.monotonic() > deadline:
+                # Out of time: the rest is let go as it was, for the next turn.
+                Delivery.objects.filter(pk__in=[r.pk for r in rows[i:]]).update(
+                    lease_until=None, lease_token=""
+                )
+                break
             at = timezone.now()
             answer = receiver.post(row.body.encode(), sign(secret, row.message_id, at, row.body))
             if answer.kind == http.SENT:

@@ -2,6 +2,8 @@
 every event once per id, in order per user, retried with the same id, refused URLs."""
 
 import json
+import time
+import tracemalloc
 from datetime import timedelta
 
 import pytest
@@ -286,3 +288,34 @@ def test_health_and_metrics_show_the_backlog(receiver):
     text = Client().get("/metrics").content.decode()
     assert 'cardid_outbound_messages{channel="webhook",state="pending"} 1.0' in text
     assert 'cardid_outbound_messages{channel="directory",state="pending"} 0.0' in text
+
+
+def test_a_slow_receiver_does_not_hold_the_worker(receiver):
+    """The worker's turn ends on time: what is left goes back, no attempt counted."""
+    add(receiver, events="user.created")
+    receiver.delay = 0.3
+    for i in range(10):
+        directory.add_user(username=f"u{i}", actor=ADMIN)
+    started = time.monotonic()
+    report = outbound.deliver_due(seconds=1.0)
+    assert time.monotonic() - started < 2.5
+    assert 2 <= report.sent <= 5
+    left = Delivery.objects.filter(status="pending")
+    assert left.count() == 10 - report.sent
+    assert not left.exclude(lease_token="").exists() and not left.filter(attempts__gt=0).exists()
+    deliver_all()
+    assert len(receiver.accepted()) == 10
+
+
+def test_a_huge_answer_is_not_read(receiver):
+    add(receiver, events="user.created")
+    receiver.big_answer = True
+    directory.add_user(username="ann", actor=ADMIN)
+    tracemalloc.start()
+    try:
+        assert outbound.deliver_due().sent == 1
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024  # the 64 MB answer was not read
+    assert Delivery.objects.get().status == "sent"

@@ -40,7 +40,7 @@ class Command(CardidCommand):
 
     def _send_pending(self, **_):
         # Webhooks and directory write-back go through an outbox of their own.
-        flows = outbound.deliver_due(force=True)
+        flows = outbound.deliver_due(force=True, seconds=None)
         for e in flows.errors:
             self.note(e)
         if flows.sent or flows.failed or flows.retrying or flows.cancelled:
