@@ -158,3 +158,26 @@ def test_local_users_are_not_written_back(slapd):
     directory.add_user(username="visitor", actor=ADMIN)
     cards.set_number(username="visitor", slot="primary", number="55501234", actor=ADMIN)
     assert not Delivery.objects.exists()
+
+
+def test_a_card_registered_at_a_terminal_is_written_back(slapd, client, cli):
+    import json
+
+    from cardid.access import tokens
+
+    sync()
+    config.set_value(key="sync.ldap.write-back", raw="secondary", actor=ADMIN)
+    config.set_value(key="sync.ldap.attr.secondary-card", raw="pager", actor=ADMIN)
+    config.set_value(key="cards.self-registration", raw="secondary", actor=ADMIN)
+    key = tokens.create(name="door", scope="lookup", actor=ADMIN)[1]
+    code = cli("users", "registration-code", "ann").out.strip()
+    r = client.post(
+        "/api/v1/self-registration",
+        json.dumps({"reader_value": "04A1B2C3", "code": code}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert r.status_code == 200
+    outbound.deliver_due()
+    assert on_entry(slapd, "ann", "pager") == ["04A1B2C3"]
+    assert on_entry(slapd, "ann") == []  # the primary slot is not written back
