@@ -202,6 +202,21 @@ def _allowed_hosts(value: str) -> str | None:
     return None
 
 
+def _issuer(value: str) -> str | None:
+    if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        return (
+            f"{value!r} is not an issuer URL; give it as the provider says, e.g. "
+            "https://login.microsoftonline.com/<tenant>/v2.0"
+        )
+    return None
+
+
+def _one_line(value: str) -> str | None:
+    if not value.strip() or len(value) > 60 or any(c in value for c in "\r\n"):
+        return "give a short name on one line (at most 60 characters)"
+    return None
+
+
 def _address(value: str) -> str | None:
     if value and not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+", value):
         return f"{value!r} is not an e-mail address"
@@ -541,6 +556,49 @@ _ALL = [
         "",
         "directory group whose members may log in to the console with their directory "
         "password (blank: local administrators only)",
+    ),
+    # Sign-in (SPEC §12).
+    Option(
+        "auth.oidc.issuer",
+        "str",
+        "",
+        "the identity provider's issuer URL; its discovery document is read from "
+        "<issuer>/.well-known/openid-configuration",
+        check=_issuer,
+    ),
+    Option("auth.oidc.client-id", "str", "", "cardid's client ID at the identity provider"),
+    Option(
+        "auth.oidc.client-secret", "secret", "", "cardid's client secret at the identity provider"
+    ),
+    Option(
+        "auth.oidc.name",
+        "str",
+        "Single sign-on",
+        "the provider's name on the log-in pages' button: Sign in with <name>",
+        check=_one_line,
+    ),
+    Option(
+        "auth.oidc.username-claim",
+        "str",
+        "preferred_username",
+        "the ID token claim that holds the directory username (letter case does not matter)",
+    ),
+    Option("auth.oidc.portal", "bool", False, "single sign-on for the user portal"),
+    Option("auth.oidc.console", "bool", False, "single sign-on for the console"),
+    Option(
+        "auth.oidc.admin-group",
+        "str",
+        "",
+        "members of this group (in the ID token's groups claim) may use the console after "
+        "single sign-on (blank: nobody)",
+    ),
+    Option(
+        "auth.local-login",
+        "bool",
+        True,
+        "log-in with a username and password (directory or local); off only once single "
+        "sign-on is on for the portal and the console. The way back in: `cardid config set "
+        "auth.local-login true`",
     ),
     # Jobs and housekeeping (SPEC §11).
     Option(

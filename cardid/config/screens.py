@@ -173,6 +173,26 @@ PAGES = {
             (("Delivery", ("webhooks.allowed-hosts", "webhooks.ca-file", "webhooks.timeout")),),
         ),
         OptionsPage(
+            "sign-in",
+            "General › Sign-in",
+            (
+                (
+                    "Single sign-on (OpenID Connect)",
+                    (
+                        "auth.oidc.issuer",
+                        "auth.oidc.client-id",
+                        "auth.oidc.client-secret",
+                        "auth.oidc.name",
+                        "auth.oidc.username-claim",
+                        "auth.oidc.portal",
+                        "auth.oidc.console",
+                        "auth.oidc.admin-group",
+                    ),
+                ),
+                ("Passwords", ("auth.local-login",)),
+            ),
+        ),
+        OptionsPage(
             "security",
             "General › Security",
             (
@@ -209,6 +229,15 @@ LABELS = {
     "sync.ldap.write-back.bind-dn": "Bind DN for writing",
     "sync.ldap.write-back.bind-password": "Bind password for writing",
     "webhooks.allowed-hosts": "Allowed hosts",
+    "auth.oidc.issuer": "Issuer URL",
+    "auth.oidc.client-id": "Client ID",
+    "auth.oidc.client-secret": "Client secret",
+    "auth.oidc.name": "Provider's name on the button",
+    "auth.oidc.username-claim": "Username claim",
+    "auth.oidc.portal": "Single sign-on for the user portal",
+    "auth.oidc.console": "Single sign-on for the console",
+    "auth.oidc.admin-group": "Administrators' group",
+    "auth.local-login": "Log-in with a username and password",
     "webhooks.ca-file": "CA certificate file",
     "webhooks.timeout": "Time-out (seconds)",
     "sync.card-conversion": "Card number conversion rule",
@@ -275,6 +304,14 @@ HINTS = {
     "sync.ldap.preset": "sets the filters and attribute names below; a field left blank takes "
     "the product's",
     "sync.file.path": "a CSV or TSV file on this server, read at each sync",
+    "auth.oidc.issuer": "as the provider gives it, e.g. https://login.microsoftonline.com/"
+    "<tenant>/v2.0 or https://accounts.google.com",
+    "auth.oidc.username-claim": "the claim that holds the directory username, e.g. "
+    "preferred_username, email or upn; a person whose name matches no card holder is refused",
+    "auth.oidc.admin-group": "as the ID token's groups claim names it (on Entra ID, the "
+    "group's object ID); members may use the console",
+    "auth.local-login": "off: the log-in pages offer single sign-on only (on again with "
+    "`cardid config set auth.local-login true`)",
     "sync.ldap.write-back": "after every change, the number goes to the entry's Card/ID number "
     "attribute above; a cleared number is deleted there",
     "sync.ldap.write-back.bind-dn": "blank: the bind DN above, when it may write",

@@ -143,6 +143,10 @@ def set_many(
         for k in values
     }
     merged.update(parsed)
+    if any(k in parsed for k in SIGN_IN):
+        problem = _lockout({k: merged[k] if k in merged else get(k) for k in SIGN_IN})
+        if problem:
+            problems[next(k for k in SIGN_IN if k in parsed)] = problem
     for key in ("cards.pin.min-length", "cards.pin.max-length"):
         if key in parsed and key not in problems:
             lo = merged.get("cards.pin.min-length", get("cards.pin.min-length"))
@@ -162,7 +166,24 @@ def set_many(
     return changed
 
 
+SIGN_IN = ("auth.local-login", "auth.oidc.portal", "auth.oidc.console")
+
+
+def _lockout(values: dict[str, Any]) -> str:
+    """Why these sign-in options would lock people out ("" when they would not)."""
+    if values["auth.local-login"] or (values["auth.oidc.portal"] and values["auth.oidc.console"]):
+        return ""
+    return (
+        "auth.local-login: password log-in can be turned off only once single sign-on is on "
+        "for the portal and the console (auth.oidc.portal, auth.oidc.console)"
+    )
+
+
 def _check_pair(key: str, value: Any) -> None:
+    if key in SIGN_IN:
+        problem = _lockout({k: value if k == key else get(k) for k in SIGN_IN})
+        if problem:
+            raise Invalid(problem)
     if key in ("cards.pin.min-length", "cards.pin.max-length"):
         lo = value if key.endswith("min-length") else get("cards.pin.min-length")
         hi = value if key.endswith("max-length") else get("cards.pin.max-length")

@@ -14,9 +14,9 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
-from django.utils.crypto import constant_time_compare
+from django.utils.crypto import constant_time_compare, salted_hmac
 
-from cardid.access import guard, passwords
+from cardid.access import guard, oidc, passwords
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards import selectors as card_selectors
@@ -25,6 +25,7 @@ from cardid.cards.policy import MAX_LENGTH
 from cardid.config import services as config
 from cardid.directory import selectors as directory
 from cardid.directory.models import Membership, SyncRun, User, group_key, username_key
+from cardid.errors import Refused
 from cardid.jobs.models import Job
 from cardid.notifications import services as notifications
 from cardid.notifications.models import OutboxMessage
@@ -73,6 +74,57 @@ def login(*, username: str, password: str, address: str) -> Admin:
     return admin
 
 
+def sign_in(identity: oidc.Identity, *, address: str) -> Admin:
+    """The administrator the identity provider signed in: a member of auth.oidc.admin-group
+    (per the groups claim) who is a card holder here or a local administrator of that name.
+    Refused with words for the page otherwise."""
+    s = oidc.settings()
+    admin = None
+    if identity.in_group(s.admin_group):
+        admin = _oidc_admin(identity.username, s.admin_group)
+    if admin is None:
+        audit.record(
+            actor=Actor(f"console:{address}", "console"),
+            action="console.sso-refused",
+            target=identity.username[:150],
+        )
+        raise Refused(
+            f"you signed in as {identity.username}, who may not use the console: it is for "
+            "members of the administrators' group; ask an administrator"
+        )
+    audit.record(
+        actor=admin.actor, action="console.login", target=admin.name, detail="single sign-on"
+    )
+    return admin
+
+
+def _oidc_admin(username: str, group: str) -> Admin | None:
+    key = username_key(username)
+    user = User.objects.filter(username_key=key, enabled=True).first()
+    if user is not None:
+        return Admin(
+            user.username, "oidc-user", user.pk, _sso_hash(passwords.session_hash(user), group)
+        )
+    account = (
+        get_user_model()
+        .objects.filter(username__iexact=username, is_active=True, is_staff=True)
+        .first()
+    )
+    if account is not None:
+        return Admin(
+            account.username,
+            "oidc-local",
+            account.pk,
+            _sso_hash(account.get_session_auth_hash(), group),
+        )
+    return None
+
+
+def _sso_hash(base: str, group: str) -> str:
+    """A single sign-on session ends when the admin group or the account changes."""
+    return salted_hmac("cardid.console.sso", f"{base}|{group_key(group)}").hexdigest()
+
+
 def _authenticate(username: str, password: str) -> Admin | None:
     """Exactly one password check (or directory bind) whoever asks, so that the time of the
     answer does not tell whether an administrator of that name exists."""
@@ -91,6 +143,18 @@ def _authenticate(username: str, password: str) -> Admin | None:
     return Admin(user.username, "directory", user.pk, passwords.session_hash(user))
 
 
+def _oidc_admin_by_pk(kind: str, pk, group: str) -> Admin | None:
+    if kind == "oidc-user":
+        user = User.objects.filter(pk=pk, enabled=True).first()
+        return user and Admin(
+            user.username, kind, user.pk, _sso_hash(passwords.session_hash(user), group)
+        )
+    account = get_user_model().objects.filter(pk=pk, is_active=True, is_staff=True).first()
+    return account and Admin(
+        account.username, kind, account.pk, _sso_hash(account.get_session_auth_hash(), group)
+    )
+
+
 def _in_group(user: User, group: str) -> bool:
     return Membership.objects.filter(user=user, group__name_key=group_key(group)).exists()
 
@@ -107,6 +171,10 @@ def from_session(value) -> Admin | None:
         account = get_user_model().objects.filter(pk=pk, is_active=True, is_staff=True).first()
         if account:
             admin = Admin(account.username, "local", account.pk, account.get_session_auth_hash())
+    elif kind in ("oidc-user", "oidc-local"):
+        s = oidc.settings()
+        if s.on_for("console") and s.admin_group:
+            admin = _oidc_admin_by_pk(kind, pk, s.admin_group)
     elif kind == "directory":
         group = config.get("console.admin-group")
         user = User.objects.filter(pk=pk, enabled=True).first()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from cardid.access import guard, passwords
+from cardid.access import guard, oidc, passwords
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.audit.models import AuditEvent
@@ -39,6 +39,31 @@ def login(*, username: str, password: str, address: str) -> User:
         raise passwords.LoginRefused("the username or password is wrong")
     guard.succeeded("password", client=address, subject=subject)
     audit.record(actor=Actor(user.username, "portal"), action="portal.login", target=user.username)
+    return user
+
+
+def sign_in(identity: oidc.Identity, *, address: str) -> User:
+    """The enabled card holder the identity provider signed in, matched by username (letter
+    case folded); never created here. Refused with words for the page otherwise."""
+    user = User.objects.filter(username_key=username_key(identity.username)).first()
+    if user is None or not user.enabled:
+        audit.record(
+            actor=Actor(f"portal:{address}", "portal"),
+            action="portal.sso-refused",
+            target=identity.username[:150],
+            detail="no such user" if user is None else "disabled",
+        )
+        raise Refused(
+            f"you signed in as {identity.username}, but no card holder of that name "
+            + ("exists here" if user is None else "may use the portal now")
+            + "; ask your administrator"
+        )
+    audit.record(
+        actor=Actor(user.username, "portal"),
+        action="portal.login",
+        target=user.username,
+        detail="single sign-on",
+    )
     return user
 
 

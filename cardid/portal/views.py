@@ -5,10 +5,11 @@ from functools import wraps
 
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_http_methods
 
-from cardid.access import guard, passwords
+from cardid.access import guard, oidc, passwords
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards import registration
@@ -67,10 +68,22 @@ def _page(request, template, **context):
     return render(request, f"portal/{template}", context)
 
 
+def _sign_in_choices(request=None) -> dict:
+    s = oidc.settings()
+    choices = {"sso": s.name if s.on_for("portal") else "", "local_login": s.local_login}
+    if request is not None and request.GET.get("signed-out") == "sso" and choices["sso"]:
+        here = request.build_absolute_uri(reverse("portal:login"))
+        choices["sign_out_there"] = oidc.end_session_url(return_to=here)
+    return choices
+
+
 @require_http_methods(["GET", "POST"])
 def login(request):
     error, locked = "", None
-    if request.method == "POST":
+    choices = _sign_in_choices(request)
+    if request.method == "POST" and not choices["local_login"]:
+        error = f"log-in with a password is off here; use “Sign in with {choices['sso']}”"
+    elif request.method == "POST":
         try:
             user = services.login(
                 username=request.POST.get("username", "").strip(),
@@ -85,17 +98,62 @@ def login(request):
             request.session.cycle_key()  # a new session id at log-in: no fixation
             request.session[SESSION_KEY] = [user.pk, passwords.session_hash(user)]
             return redirect("portal:home")
-    response = _page(request, "login.html", error=error, username=request.POST.get("username", ""))
+    response = _page(
+        request,
+        "login.html",
+        error=error,
+        username=request.POST.get("username", ""),
+        **choices,
+    )
     if locked:
         response.status_code = 429
         response["Retry-After"] = str(locked.retry_after)
+    elif request.method == "POST" and not choices["local_login"]:
+        response.status_code = 400
+    return response
+
+
+@require_http_methods(["GET"])
+def sso_start(request):
+    """Off to the identity provider; back at sso_done."""
+    try:
+        return oidc.begin(
+            request,
+            door="portal",
+            callback_url=request.build_absolute_uri(reverse("portal:sso-done")),
+        )
+    except CardidError as e:
+        return _sso_failed(request, str(e), status=503)
+
+
+@require_http_methods(["GET"])
+def sso_done(request):
+    """Back from the identity provider: the card holder it signed in, or why not."""
+    address = request.META.get("REMOTE_ADDR", "")
+    try:
+        user = services.sign_in(oidc.finish(request, door="portal"), address=address)
+    except oidc.SignInError as e:
+        return _sso_failed(request, str(e), status=400)
+    except CardidError as e:
+        return _sso_failed(request, str(e), status=403)
+    request.session.cycle_key()  # a new session id at log-in: no fixation
+    request.session[SESSION_KEY] = [user.pk, passwords.session_hash(user)]
+    request.session[oidc.ID_TOKEN_KEY] = True
+    return redirect("portal:home")
+
+
+def _sso_failed(request, error: str, *, status: int):
+    response = _page(request, "sso_failed.html", error=error, **_sign_in_choices())
+    response.status_code = status
     return response
 
 
 @require_http_methods(["POST"])
 def logout(request):
+    by_sso = request.session.get(oidc.ID_TOKEN_KEY, False)
     request.session.flush()
-    return redirect("portal:login")
+    # The provider's own session outlives ours: the log-in page offers its sign-out.
+    return redirect(reverse("portal:login") + ("?signed-out=sso" if by_sso else ""))
 
 
 @portal_login_required

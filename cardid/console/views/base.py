@@ -64,6 +64,7 @@ NAV = [
             ("Notifications", "console:options", ("notifications",), "notifications"),
             ("General › User Features", "console:options", ("user-features",), "user-features"),
             ("General › Security", "console:options", ("security",), "security"),
+            ("General › Sign-in", "console:options", ("sign-in",), "sign-in"),
             ("General › Branding", "console:options", ("branding",), "branding"),
             ("Card/ID numbers", "console:options", ("card-numbers",), "card-numbers"),
             ("Card readers", "console:options", ("card-readers",), "card-readers"),

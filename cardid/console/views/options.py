@@ -3,10 +3,11 @@
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cardid import templating
-from cardid.access import guard
+from cardid.access import guard, oidc
 from cardid.cards import rules
 from cardid.cards.models import ConversionRule
 from cardid.config.screens import PAGES
@@ -62,6 +63,12 @@ def _options(request, page, form, status=200, **extra):
         extra["rules"] = ConversionRule.objects.order_by("name")
     if page.slug == "notifications":
         extra["placeholders"] = templating.FIELDS
+    if page.slug == "sign-in":
+        here = request.build_absolute_uri
+        extra["redirect_portal"] = here(reverse("portal:sso-done"))
+        extra["redirect_console"] = here(reverse("console:sso-done"))
+        extra["after_logout_portal"] = here(reverse("portal:login"))
+        extra["after_logout_console"] = here(reverse("console:login"))
     return render_page(request, "options.html", status=status, page=page, form=form, **extra)
 
 
@@ -99,6 +106,18 @@ def sync_test(request):
         result, ok = say(e), False
     return _action_result(
         request, "sync", "result", 200 if ok else 400, result=result, ok=ok, box="sync-result"
+    )
+
+
+@admin_required
+@require_POST
+def sign_in_test(request):
+    try:
+        result, ok = oidc.check(), True
+    except CardidError as e:
+        result, ok = say(e), False
+    return _action_result(
+        request, "sign-in", "result", 200 if ok else 400, result=result, ok=ok, box="sso-result"
     )
 
 

@@ -10,6 +10,7 @@ from django.core.management.base import SystemCheckError
 from django.db import DatabaseError
 
 from cardid import env
+from cardid.access import oidc
 from cardid.commands import CardidCommand
 from cardid.config import services as config
 from cardid.directory.sync import sources
@@ -73,6 +74,12 @@ class Command(CardidCommand):
                     notes.append(ready)
             except CardidError as e:
                 problems.append(f"directory write-back: {e}")
+        sso = oidc.settings()
+        if sso.on_for("portal") or sso.on_for("console"):
+            try:
+                notes.append(f"single sign-on: {oidc.check()}")
+            except CardidError as e:
+                problems.append(f"single sign-on: {e}")
         waiting = outbound.counts()
         failed = sum(c.get("failed", 0) for c in waiting.values())
         if failed:
