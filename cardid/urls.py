@@ -19,4 +19,6 @@ urlpatterns = [
     path("rpc/api/xmlrpc", xmlrpc.endpoint, name="xmlrpc"),
     path("user/", include("cardid.portal.urls")),
     path("admin/", include("cardid.console.urls")),
+    # The language switch on every page (Django's set_language: a POST, then back).
+    path("i18n/", include("django.conf.urls.i18n")),
 ]

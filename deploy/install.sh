@@ -29,6 +29,7 @@ say "installing cardid from $SRC into $PREFIX/.venv"
 mkdir -p "$PREFIX"
 [ -x "$PREFIX/.venv/bin/python" ] || "$PYTHON" -m venv "$PREFIX/.venv"
 "$PREFIX/.venv/bin/pip" install --quiet --upgrade "$SRC"
+"$PREFIX/.venv/bin/python" -m cardid.locales --force >/dev/null  # the translations
 cp "$SRC/README.md" "$PREFIX/README.md"
 
 install -d -m 0700 -o "$SERVICE_USER" -g "$GROUP" "$DATA"

@@ -144,6 +144,14 @@ def _body(value: str) -> str | None:
     return templating.check(value)
 
 
+def _optional_subject(value: str) -> str | None:
+    return _subject(value) if value else None
+
+
+def _optional_body(value: str) -> str | None:
+    return _body(value) if value else None
+
+
 def _readable_file(value: str) -> str | None:
     """A file cardid reads (a users file, a CA certificate): it must be there and readable
     now, not found missing at the next sync."""
@@ -231,6 +239,38 @@ DEFAULT_BODY = (
     "Your user name: %user%\n"
     "Date: %date%\n"
 )
+# The languages of the e-mails (and of the pages, cardid.settings.LANGUAGES), and the
+# notification as cardid writes it in each until an administrator writes their own.
+LANGUAGE_CODES = ("en", "de", "fr", "es")
+DEFAULT_NOTIFICATION = {
+    "en": (DEFAULT_SUBJECT, DEFAULT_BODY),
+    "de": (
+        "Ihre neue Karten-/ID-Nummer",
+        "Guten Tag %full_name%,\n\n"
+        "Ihre neue Karten-/ID-Nummer lautet %card_number%.\n"
+        "Sie gilt an den Kopierern, Druckfreigabestationen und Türen Ihrer Organisation.\n\n"
+        "Ihr Benutzername: %user%\n"
+        "Datum: %date%\n",
+    ),
+    "fr": (
+        "Votre nouveau numéro de carte/ID",
+        "Bonjour %full_name%,\n\n"
+        "votre nouveau numéro de carte/ID est %card_number%.\n"
+        "Il sert aux copieurs, aux postes de libération d'impression et aux portes de votre "
+        "organisation.\n\n"
+        "Votre nom d'utilisateur : %user%\n"
+        "Date : %date%\n",
+    ),
+    "es": (
+        "Su nuevo número de tarjeta/ID",
+        "Hola, %full_name%:\n\n"
+        "su nuevo número de tarjeta/ID es %card_number%.\n"
+        "Úselo en las copiadoras, las estaciones de liberación de impresión y las puertas de "
+        "su organización.\n\n"
+        "Su nombre de usuario: %user%\n"
+        "Fecha: %date%\n",
+    ),
+}
 
 _ALL = [
     # Card/ID numbers: the generation policy.
@@ -381,6 +421,13 @@ _ALL = [
         )
     ],
     Option(
+        "sync.ldap.attr.language",
+        "str",
+        "",
+        "attribute holding the user's language for e-mails, e.g. de or fr-CH (blank: the "
+        "preset's, preferredLanguage; none: not synced)",
+    ),
+    Option(
         "sync.ldap.attr.disabled",
         "str",
         "",
@@ -471,6 +518,36 @@ _ALL = [
     Option(
         "notify.card.body", "str", DEFAULT_BODY, "body of the Card/ID notification", check=_body
     ),
+    Option(
+        "notify.default-language",
+        "choice",
+        "en",
+        "the language of the subject and body above, and of every user whose language is not "
+        "known or not one of cardid's",
+        choices=LANGUAGE_CODES,
+    ),
+    *[
+        option
+        for code in LANGUAGE_CODES
+        for option in (
+            Option(
+                f"notify.card.subject.{code}",
+                "str",
+                DEFAULT_NOTIFICATION[code][0],
+                f"subject of the notification to users whose language is {code} (blank: the "
+                "default language's)",
+                check=_optional_subject,
+            ),
+            Option(
+                f"notify.card.body.{code}",
+                "str",
+                DEFAULT_NOTIFICATION[code][1],
+                f"body of the notification to users whose language is {code} (blank: the "
+                "default language's)",
+                check=_optional_body,
+            ),
+        )
+    ],
     Option("smtp.host", "str", "", "SMTP server"),
     Option(
         "smtp.port",

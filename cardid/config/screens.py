@@ -31,6 +31,7 @@ LDAP_ATTRS = tuple(
         "primary-card",
         "secondary-card",
         "disabled",
+        "language",
     )
 )
 
@@ -248,6 +249,7 @@ LABELS = {
     "sync.import-card-numbers": "Import card numbers from the source",
     "sync.import-disabled": "Import accounts the directory marks disabled (as disabled users)",
     "sync.ldap.attr.disabled": "Disabled-account attribute (other than Active Directory)",
+    "sync.ldap.attr.language": "Language attribute",
     "sync.missing-users": "Users no longer in the source",
     "sync.guard.max-removal-percent": "Stop a sync that would remove more than (%)",
     "notify.card.subject": "Subject",

@@ -17,6 +17,9 @@ class User(models.Model):
     email = models.CharField(max_length=254, blank=True)
     department = models.CharField(max_length=200, blank=True)
     office = models.CharField(max_length=200, blank=True)
+    # The language of the user's e-mails (SPEC §12): a primary subtag ("de"), "" for the
+    # default. A database default, so that bulk inserts naming no language get "".
+    language = models.CharField(max_length=16, blank=True, default="", db_default="")
     enabled = models.BooleanField(default=True)
     source = models.CharField(max_length=20, default="local")
     pin_hash = models.CharField(max_length=200, blank=True)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from cardid import spreadsheet
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
+from cardid.directory.keys import language_tag
 from cardid.directory.models import Group, Membership, User, group_key, username_key
 from cardid.directory.selectors import get_group, get_user, users_by_names
 from cardid.directory.signals import announce
@@ -117,7 +118,15 @@ def add_members(*, group: str, usernames: list[str], actor: Actor) -> int:
 
 # -- import users ----------------------------------------------------------------------------
 
-IMPORT_COLUMNS = ("username", "full-name", "email", "department", "office", "groups")
+IMPORT_COLUMNS = (
+    "username",
+    "full-name",
+    "email",
+    "department",
+    "office",
+    "language",
+    "groups",
+)
 
 
 @dataclass
@@ -205,10 +214,13 @@ def _apply_user_import(rows: dict[str, dict], actor: Actor, result: UserImportRe
         "email": "email",
         "department": "department",
         "office": "office",
+        "language": "language",
     }
     to_create, to_update, events = [], [], []
     for key, row in rows.items():
         values = {attr: row[col] for col, attr in fields.items() if col in row}
+        if "language" in values:
+            values["language"] = language_tag(values["language"])
         user = existing.get(key)
         if user is None:
             to_create.append(
@@ -228,7 +240,9 @@ def _apply_user_import(rows: dict[str, dict], actor: Actor, result: UserImportRe
         created = User.objects.filter(username_key__in=[u.username_key for u in to_create])
         announce("user.created", list(created.values_list("id", "username")))
     if to_update:
-        User.objects.bulk_update(to_update, [*USER_FIELDS, "updated_at"], batch_size=500)
+        User.objects.bulk_update(
+            to_update, [*USER_FIELDS, "language", "updated_at"], batch_size=500
+        )
     result.added, result.updated = len(to_create), len(to_update)
     # Group membership: groups are created when missing, memberships are added (never removed).
     wanted = {

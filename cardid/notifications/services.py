@@ -21,6 +21,7 @@ from cardid.audit import services as audit
 from cardid.audit.actor import Actor
 from cardid.cards.models import Card
 from cardid.config import services as config
+from cardid.config.options import LANGUAGE_CODES
 from cardid.directory.models import User
 from cardid.directory.selectors import get_user
 from cardid.errors import CardidError, Invalid
@@ -85,6 +86,27 @@ def on_numbers_issued(*, user_ids: list[int], slot: str, notify: str | None, at,
 
 # -- rendering --------------------------------------------------------------------------------
 
+# The options that say what a notification says, in every language.
+TEXT_KEYS = (
+    "notify.card.subject",
+    "notify.card.body",
+    "notify.default-language",
+    *[f"notify.card.{part}.{code}" for code in LANGUAGE_CODES for part in ("subject", "body")],
+)
+
+
+def texts_for(language: str, t: dict) -> tuple[str, str, str]:
+    """(language, subject, body) of the notification to a user of `language`: their
+    language's texts when cardid has that language and they are not blank, else the default
+    language's (a language cardid does not have is no error)."""
+    default = t["notify.default-language"]
+    if language in LANGUAGE_CODES and language != default:
+        subject = t[f"notify.card.subject.{language}"]
+        body = t[f"notify.card.body.{language}"]
+        if subject or body:
+            return language, subject or t["notify.card.subject"], body or t["notify.card.body"]
+    return default, t["notify.card.subject"], t["notify.card.body"]
+
 
 def _today() -> str:
     return timezone.localdate().isoformat()
@@ -116,21 +138,30 @@ def render_for(user: User, slot: str, subject: str, body: str) -> tuple[str, str
 
 
 def preview(
-    *, username: str, subject: str | None = None, body: str | None = None, slot: str = "primary"
+    *,
+    username: str,
+    subject: str | None = None,
+    body: str | None = None,
+    slot: str = "primary",
+    language: str | None = None,
 ) -> tuple[str, str]:
-    """The notification as `username` would get it (with the given or the saved templates)."""
+    """The notification as `username` would get it (with the given or the saved templates);
+    in `language` when given (the console's tab), else in the user's own."""
     user = get_user(username)
     for text, one in ((subject, True), (body, False)):
         if text is not None:
             problem = templating.check(text, one_line=one)
             if problem:
                 raise Invalid(problem)
-    saved = config.get_many("notify.card.subject", "notify.card.body")
+    saved = config.get_many(*TEXT_KEYS)
+    _, saved_subject, saved_body = texts_for(
+        language if language is not None else user.language, saved
+    )
     return render_for(
         user,
         slot,
-        subject if subject is not None else saved["notify.card.subject"],
-        body if body is not None else saved["notify.card.body"],
+        subject if subject is not None else saved_subject,
+        body if body is not None else saved_body,
     )
 
 
@@ -166,7 +197,7 @@ def deliver_due(*, force: bool = False, max_batches: int | None = None) -> Deliv
     if not OutboxMessage.objects.filter(status=Status.PENDING).exists():
         return report
     settings = mail.current_settings()
-    templates = config.get_many("notify.card.subject", "notify.card.body", "branding.name")
+    templates = config.get_many(*TEXT_KEYS, "branding.name")
     connections = config.get("smtp.connections")
     batches = 0
     while max_batches is None or batches < max_batches:
@@ -262,12 +293,13 @@ def _render(msg: OutboxMessage, numbers, sender: str, templates: dict) -> transm
     user = msg.user
     own = {s: numbers[(user.id, s)] for s in ("primary", "secondary") if (user.id, s) in numbers}
     values = _fields(user, own, msg.slot, templates["branding.name"])
+    language, subject, body = texts_for(user.language, templates)
     email = EmailMessage(
-        subject=templating.one_line(templating.render(templates["notify.card.subject"], values)),
-        body=templating.render(templates["notify.card.body"], values),
+        subject=templating.one_line(templating.render(subject, values)),
+        body=templating.render(body, values),
         from_email=sender,
         to=[formataddr((templating.one_line(user.full_name), user.email))],
-        headers={"Message-ID": message_id(msg, sender)},
+        headers={"Message-ID": message_id(msg, sender), "Content-Language": language},
     )
     # Django builds the message; it goes out over the connection of Django's backend.
     return transmit.Outgoing(msg, sender, user.email, email.message().as_bytes(linesep="\r\n"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cardid.access import guard, oidc, passwords
 from cardid.audit import services as audit
@@ -36,7 +37,7 @@ def login(*, username: str, password: str, address: str) -> User:
             action="portal.login-failed",
             target=(username or "")[:150],
         )
-        raise passwords.LoginRefused("the username or password is wrong")
+        raise passwords.LoginRefused(_("the username or password is wrong"))
     guard.succeeded("password", client=address, subject=subject)
     audit.record(actor=Actor(user.username, "portal"), action="portal.login", target=user.username)
     return user
@@ -53,11 +54,18 @@ def sign_in(identity: oidc.Identity, *, address: str) -> User:
             target=identity.username[:150],
             detail="no such user" if user is None else "disabled",
         )
-        raise Refused(
-            f"you signed in as {identity.username}, but no card holder of that name "
-            + ("exists here" if user is None else "may use the portal now")
-            + "; ask your administrator"
+        words = (
+            _(
+                "you signed in as %(name)s, but no card holder of that name exists here; "
+                "ask your administrator"
+            )
+            if user is None
+            else _(
+                "you signed in as %(name)s, but that card holder may not use the portal now; "
+                "ask your administrator"
+            )
         )
+        raise Refused(words % {"name": identity.username})
     audit.record(
         actor=Actor(user.username, "portal"),
         action="portal.login",
@@ -90,11 +98,14 @@ def changes_today(user: User) -> int:
 def _may_change(user: User) -> str:
     slot = config.get("portal.change-card-number")
     if slot == "off":
-        raise Refused("changing the Card/ID number is switched off")
+        raise Refused(_("changing the Card/ID number is switched off"))
     limit = config.get("portal.change-card-number.max-per-day")
     if changes_today(user) >= limit:
         raise Refused(
-            "your number has been changed too many times today; please contact your administrator"
+            _(
+                "your number has been changed too many times today; "
+                "please contact your administrator"
+            )
         )
     return slot
 
@@ -118,7 +129,7 @@ def generate(*, user: User) -> str:
         action=SELF_SERVICE,
     )
     if result.issued != 1:
-        raise Refused("no number could be issued now; please try again later")
+        raise Refused(_("no number could be issued now; please try again later"))
     return Card.objects.get(user=user, slot=slot).number
 
 
@@ -128,7 +139,7 @@ def enter(*, user: User, number: str) -> None:
     policy and the quarantine, as a generated one does (SPEC §1)."""
     slot = _may_change(user)
     if config.get("portal.change-card-number.mode") != "enter":
-        raise Refused("numbers can only be generated here, not typed in")
+        raise Refused(_("numbers can only be generated here, not typed in"))
     try:
         changed = cards.change_numbers(
             user=user,
@@ -141,16 +152,16 @@ def enter(*, user: User, number: str) -> None:
         )
     except (NumberTaken, Conflict):
         # Never say whose it is, nor whether it was someone's before.
-        raise Invalid("that number cannot be used; choose another", field="number") from None
+        raise Invalid(_("that number cannot be used; choose another"), field="number") from None
     if not changed:
-        raise Invalid("that is your number already", field="number")
+        raise Invalid(_("that is your number already"), field="number")
 
 
 def change_pin(*, user: User, current: str, new: str, address: str) -> None:
     """Needs the current PIN (or, when there is none yet, the password); wrong ones are
     counted by the guard like failed log-ins of the account from this address."""
     if not config.get("portal.change-pin"):
-        raise Refused("changing the PIN is switched off")
+        raise Refused(_("changing the PIN is switched off"))
     # Without a PIN the password is asked: its failures count as failed log-ins, so this
     # form is no second way to guess the password.
     kind = "pin-change" if user.pin_hash else "password"
@@ -163,7 +174,7 @@ def change_pin(*, user: User, current: str, new: str, address: str) -> None:
     if not ok:
         guard.failed(kind, client=address, subject=user.username_key, account=user.username)
         audit.record(actor=actor(user), action="portal.pin-refused", target=user.username)
-        raise Invalid("the current PIN (or password) is wrong", field="current")
+        raise Invalid(_("the current PIN (or password) is wrong"), field="current")
     guard.succeeded(kind, client=address, subject=user.username_key)
     cards.set_pin(username=user.username, pin=new, actor=actor(user))
 

@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from cardid.access import guard, oidc, passwords
@@ -82,7 +83,9 @@ def login(request):
     error, locked = "", None
     choices = _sign_in_choices(request)
     if request.method == "POST" and not choices["local_login"]:
-        error = f"log-in with a password is off here; use “Sign in with {choices['sso']}”"
+        error = _("log-in with a password is off here; use “Sign in with %(name)s”") % {
+            "name": choices["sso"]
+        }
     elif request.method == "POST":
         try:
             user = services.login(
@@ -249,7 +252,7 @@ def change_number(request):
     features = _features()
     if features["change"] == "off":
         services.forged(user=request.portal_user, what="number change while switched off")
-        return HttpResponseBadRequest("changing the Card/ID number is switched off")
+        return HttpResponseBadRequest(_("changing the Card/ID number is switched off"))
     error = _forged(request, "number")
     new = None
     if not error:
@@ -261,7 +264,7 @@ def change_number(request):
             new = True
         except CardidError as e:
             error = str(e)
-    return _result(request, error, "Your Card/ID number was changed." if new else "")
+    return _result(request, error, _("Your Card/ID number was changed.") if new else "")
 
 
 @portal_login_required
@@ -271,7 +274,7 @@ def change_pin(request):
     if not error:
         new = request.POST.get("new", "")
         if new != request.POST.get("confirm", ""):
-            error = "the two new PINs differ"
+            error = _("the two new PINs differ")
         else:
             try:
                 services.change_pin(
@@ -282,7 +285,7 @@ def change_pin(request):
                 )
             except CardidError as e:
                 error = str(e)
-    return _result(request, error, "" if error else "Your PIN was changed.")
+    return _result(request, error, "" if error else _("Your PIN was changed."))
 
 
 def _result(request, error: str, done: str):

@@ -40,7 +40,7 @@ from cardid.outbound import services as outbound
 from cardid.outbound import writeback
 
 log = logging.getLogger(__name__)
-DETAIL_FIELDS = ("full_name", "email", "department", "office")
+DETAIL_FIELDS = ("full_name", "email", "department", "office", "language")
 STALE_LOCK = timedelta(hours=6)
 SAMPLE = 10  # lines of each kind a dry run shows
 # What `cardid sync --format json` prints, dry run or not (SPEC §8).
@@ -350,7 +350,7 @@ class Existing:
 
     id: int
     username: str
-    details: tuple[str, str, str, str]
+    details: tuple[str, str, str, str, str]
     enabled: bool
     source: str
 
@@ -376,7 +376,7 @@ def _plan(snapshot, kind: str, opts: dict) -> Plan:
         if e is None:
             plan.create.append(u)
             continue
-        new = (u.full_name, u.email, u.department, u.office)
+        new = (u.full_name, u.email, u.department, u.office, u.language)
         changed = [
             f for f, old, val in zip(DETAIL_FIELDS, e.details, new, strict=True) if old != val
         ]
@@ -643,6 +643,14 @@ def _apply_users(plan: Plan, now, at) -> list[tuple[str, str, str]]:
     ]
     if plan.create:
         created = _ids({username_key(u.username) for u in plan.create})
+        # The bulk insert leaves the language to the column's default (""): set where given.
+        by_language: dict[str, list[int]] = {}
+        for u in plan.create:
+            if u.language:
+                by_language.setdefault(u.language, []).append(created[username_key(u.username)])
+        for language, ids in by_language.items():
+            for part in db.chunked(ids, 5000):
+                User.objects.filter(id__in=part).update(language=language)
         announce(
             "user.created",
             [(created[username_key(u.username)], u.username) for u in plan.create],
@@ -659,6 +667,7 @@ def _apply_users(plan: Plan, now, at) -> list[tuple[str, str, str]]:
                 email=u.email,
                 department=u.department,
                 office=u.office,
+                language=u.language,
                 enabled=u.enabled,
                 source=plan.kind,
                 updated_at=now,

@@ -21,6 +21,7 @@ class SourceUser:
     email: str = ""
     department: str = ""
     office: str = ""
+    language: str = ""  # a primary language subtag (keys.language_tag), "" when not given
     primary: str = ""
     secondary: str = ""
     enabled: bool = True  # False: the account is disabled in the directory

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cardid import spreadsheet
 from cardid.config.screens import NotConfigured
+from cardid.directory.keys import language_tag
 from cardid.directory.sync.base import Snapshot, SourceError, SourceUser, reshape
 
 COLUMNS = {
@@ -14,6 +15,7 @@ COLUMNS = {
     "email": "email",
     "department": "department",
     "office": "office",
+    "language": "language",
     "primary-card": "primary",
     "secondary-card": "secondary",
 }
@@ -78,6 +80,7 @@ class FileSource:
                     "false (or leave it empty); nothing was changed"
                 )
             user.enabled = disabled not in ("true", "yes", "1")
+            user.language = language_tag(user.language)
             user.primary, user.secondary = (
                 reshape(user.primary, None),
                 reshape(user.secondary, None),

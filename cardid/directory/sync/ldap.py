@@ -21,7 +21,7 @@ from ldap3.core import exceptions as lx
 from ldap3.utils.conv import escape_filter_chars
 
 from cardid.config.screens import NotConfigured
-from cardid.directory.keys import username_key
+from cardid.directory.keys import language_tag, username_key
 from cardid.directory.sync.base import Snapshot, SourceError, SourceUser, reshape
 
 NONE = "none"  # an attribute set to this is not synced
@@ -49,6 +49,7 @@ PRESETS = {
             "primary-card": "pager",
             "secondary-card": NONE,
             "disabled": "userAccountControl",
+            "language": "preferredLanguage",
         },
         member_attrs=("member",),
     ),
@@ -66,6 +67,7 @@ PRESETS = {
             "primary-card": "employeeNumber",
             "secondary-card": NONE,
             "disabled": NONE,
+            "language": "preferredLanguage",
         },
         member_attrs=("member", "uniqueMember", "memberUid"),
     ),
@@ -80,6 +82,7 @@ FIELDS = (
     "primary-card",
     "secondary-card",
     "disabled",
+    "language",
 )
 PAGE = 500
 ACCOUNTDISABLE = 0x2  # the bit of userAccountControl that marks a disabled AD account
@@ -299,6 +302,7 @@ class LdapSource:
                     email=_first(values.get(self.attrs["email"])),
                     department=_first(values.get(self.attrs["department"])),
                     office=_first(values.get(self.attrs["office"])),
+                    language=language_tag(_first(values.get(self.attrs["language"]))),
                     primary=self._card(values, "primary-card"),
                     secondary=self._card(values, "secondary-card"),
                     enabled=self._enabled(values),
