@@ -2,6 +2,7 @@
 screens' words: option keys become their fields' labels and pages."""
 
 from django import template
+from django.utils.translation import gettext_lazy as _
 
 from cardid.config import screens
 
@@ -16,16 +17,33 @@ def in_words(text: str) -> str:
 # Event codes whose plain reading would mislead; the rest read as they are spelled
 # ("card.generated" → "Card generated").
 EVENTS = {
-    "card.synced": "Card number from the sync source",
-    "registration.code": "Registration code issued",
-    "pin.locked-for-day": "PIN look-ups locked for the day",
-    "portal.forged-request": "Portal request refused (bad form token)",
-    "api.token-refused": "API token refused",
-    "option.set": "Option changed",
-    "secrets.rotate": "Stored secrets re-encrypted",
-    "pin.set": "PIN set",
-    "pin.cleared": "PIN cleared",
+    "card.synced": _("Card number from the sync source"),
+    "registration.code": _("Registration code issued"),
+    "pin.locked-for-day": _("PIN look-ups locked for the day"),
+    "portal.forged-request": _("Portal request refused (bad form token)"),
+    "api.token-refused": _("API token refused"),
+    "option.set": _("Option changed"),
+    "secrets.rotate": _("Stored secrets re-encrypted"),
+    "pin.set": _("PIN set"),
+    "pin.cleared": _("PIN cleared"),
 }
+# The states of jobs, sync runs and messages, as a page says them (the codes stay in URLs).
+STATUSES = {
+    "queued": _("queued"),
+    "running": _("running"),
+    "succeeded": _("succeeded"),
+    "failed": _("failed"),
+    "guard-stopped": _("stopped by the guard"),
+    "pending": _("pending"),
+    "sent": _("sent"),
+    "cancelled": _("cancelled"),
+    "no-address": _("no address"),
+}
+
+
+@register.filter
+def status_words(code: str) -> str:
+    return STATUSES.get(str(code or ""), code)
 
 
 @register.filter
