@@ -3,18 +3,20 @@
 
 import re
 
+from cardid.words import gettext_noop
+
 FIELDS = {
-    "user": "the username",
-    "full_name": "the user's full name",
-    "email": "the user's e-mail address",
-    "card_number": "the new number",
-    "id_num": "the primary number (the reference product's name for it)",
-    "primary_card_number": "the primary number",
-    "secondary_card_number": "the secondary number",
-    "department": "the user's department",
-    "office": "the user's office",
-    "date": "today's date",
-    "organisation": "the organisation's name (Options › General › Branding)",
+    "user": gettext_noop("the username"),
+    "full_name": gettext_noop("the user's full name"),
+    "email": gettext_noop("the user's e-mail address"),
+    "card_number": gettext_noop("the new number"),
+    "id_num": gettext_noop("the primary number (the reference product's name for it)"),
+    "primary_card_number": gettext_noop("the primary number"),
+    "secondary_card_number": gettext_noop("the secondary number"),
+    "department": gettext_noop("the user's department"),
+    "office": gettext_noop("the user's office"),
+    "date": gettext_noop("today's date"),
+    "organisation": gettext_noop("the organisation's name (Options › General › Branding)"),
 }
 
 PLACEHOLDER = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")

@@ -170,13 +170,15 @@ def _visible_text(source: str) -> str:
             parts.append(token.contents)
     text = re.sub(r"<!--.*?-->", " ", "".join(parts), flags=re.S)
     text = re.sub(r"<script.*?</script>", " ", text, flags=re.S)
+    text = re.sub(r"<code>.*?</code>", " ", text, flags=re.S)  # commands are not translated
+    text = re.sub(r"\bcardid\b", " ", text)  # nor is the product's name
     text = re.sub(r"<[^>]*>", " ", text)
     return re.sub(r"&[a-z#0-9]+;", " ", text)
 
 
 def test_every_text_on_a_page_is_marked_for_translation():
     unmarked = []
-    for template in sorted(ROOT.glob("portal/templates/**/*.html")) + sorted(
+    for template in sorted(ROOT.glob("*/templates/**/*.html")) + sorted(
         ROOT.glob("templates/**/*.html")
     ):
         for line in _visible_text(template.read_text()).splitlines():

@@ -13,6 +13,7 @@ from typing import Any
 from cardid import templating
 from cardid.destinations import Refused, parse_allowed
 from cardid.patterns import PatternError, compile_pattern
+from cardid.words import gettext_noop
 
 
 class OptionError(ValueError):
@@ -274,42 +275,51 @@ DEFAULT_NOTIFICATION = {
 
 _ALL = [
     # Card/ID numbers: the generation policy.
-    Option("cards.length", "int", 8, "digits in a generated number", minimum=4, maximum=20),
-    Option("cards.no-leading-zero", "bool", True, "generated numbers never start with 0"),
+    Option(
+        "cards.length",
+        "int",
+        8,
+        gettext_noop("digits in a generated number"),
+        minimum=4,
+        maximum=20,
+    ),
+    Option(
+        "cards.no-leading-zero", "bool", True, gettext_noop("generated numbers never start with 0")
+    ),
     Option(
         "cards.check-digit",
         "choice",
         "none",
-        "last digit checks the others",
+        gettext_noop("last digit checks the others"),
         choices=("none", "luhn", "damm"),
     ),
     Option(
         "cards.reject-weak-patterns",
         "bool",
         True,
-        "never generate all-one-digit numbers or runs like 123456",
+        gettext_noop("never generate all-one-digit numbers or runs like 123456"),
     ),
     Option(
         "cards.max-guess-probability",
         "float",
         0.0001,
-        "largest allowed chance that one random keypad guess hits some user's number",
+        gettext_noop("largest allowed chance that one random keypad guess hits some user's number"),
         check=_probability,
     ),
     Option(
         "cards.retired-quarantine-days",
         "int",
         -1,
-        "days before a retired number may be generated again (-1: never)",
+        gettext_noop("days before a retired number may be generated again (-1: never)"),
         check=_quarantine,
     ),
-    Option("cards.pin.min-length", "int", 4, "shortest PIN", minimum=1, maximum=32),
-    Option("cards.pin.max-length", "int", 8, "longest PIN", minimum=1, maximum=32),
+    Option("cards.pin.min-length", "int", 4, gettext_noop("shortest PIN"), minimum=1, maximum=32),
+    Option("cards.pin.max-length", "int", 8, gettext_noop("longest PIN"), minimum=1, maximum=32),
     Option(
         "cards.pin.max-misses",
         "int",
         5,
-        "wrong PINs for one number from one client within the look-up window",
+        gettext_noop("wrong PINs for one number from one client within the look-up window"),
         minimum=1,
         maximum=1000,
     ),
@@ -317,8 +327,10 @@ _ALL = [
         "cards.pin.max-misses-per-day",
         "int",
         20,
-        "wrong PINs for one number from all clients in a day; then its PIN look-ups wait "
-        "for the next day",
+        gettext_noop(
+            "wrong PINs for one number from all clients in a day; then its PIN look-ups wait "
+            "for the next day"
+        ),
         minimum=1,
         maximum=100000,
     ),
@@ -326,14 +338,14 @@ _ALL = [
         "cards.self-registration",
         "choice",
         "off",
-        "slot a terminal may register a card in",
+        gettext_noop("slot a terminal may register a card in"),
         choices=("off", "primary", "secondary"),
     ),
     Option(
         "cards.self-registration.code-minutes",
         "int",
         10,
-        "minutes a one-time activation code stays valid",
+        gettext_noop("minutes a one-time activation code stays valid"),
         minimum=1,
         maximum=1440,
     ),
@@ -341,7 +353,7 @@ _ALL = [
         "cards.self-registration.max-per-day",
         "int",
         3,
-        "cards one user may register at terminals in a day",
+        gettext_noop("cards one user may register at terminals in a day"),
         minimum=1,
         maximum=100,
     ),
@@ -350,62 +362,75 @@ _ALL = [
         "sync.source",
         "choice",
         "none",
-        "the directory users come from",
+        gettext_noop("the directory users come from"),
         choices=("none", "ldap", "file", "program"),
     ),
     Option(
         "sync.auto-generate-primary-when-blank",
         "bool",
         False,
-        "Auto-generate random primary Card/ID number when blank",
+        gettext_noop("Auto-generate random primary Card/ID number when blank"),
     ),
-    Option("sync.import-card-numbers", "bool", True, "take card numbers from the source"),
+    Option(
+        "sync.import-card-numbers", "bool", True, gettext_noop("take card numbers from the source")
+    ),
     Option(
         "sync.import-disabled",
         "bool",
         False,
-        "also import accounts the directory marks disabled (they are synced disabled: no "
-        "number looks up, no log-in, no notification); off: accounts new to cardid that are "
-        "disabled are left out. A known user disabled in the directory is always disabled "
-        "here",
+        gettext_noop(
+            "also import accounts the directory marks disabled (they are synced disabled: no "
+            "number looks up, no log-in, no notification); off: accounts new to cardid that are "
+            "disabled are left out. A known user disabled in the directory is always disabled "
+            "here"
+        ),
     ),
     Option(
         "sync.missing-users",
         "choice",
         "keep",
-        "what happens to users gone from the source",
+        gettext_noop("what happens to users gone from the source"),
         choices=("keep", "disable", "delete"),
     ),
     Option(
         "sync.guard.max-removal-percent",
         "int",
         10,
-        "a sync that would remove or disable more users than this stops",
+        gettext_noop("a sync that would remove or disable more users than this stops"),
         minimum=0,
         maximum=100,
     ),
-    Option("sync.ldap.url", "str", "", "ldap://host:389 or ldaps://host:636"),
-    Option("sync.ldap.starttls", "bool", False, "upgrade ldap:// with StartTLS"),
+    Option("sync.ldap.url", "str", "", gettext_noop("ldap://host:389 or ldaps://host:636")),
+    Option("sync.ldap.starttls", "bool", False, gettext_noop("upgrade ldap:// with StartTLS")),
     Option(
         "sync.ldap.ca-file",
         "str",
         "",
-        "CA certificate file to trust for LDAPS/StartTLS",
+        gettext_noop("CA certificate file to trust for LDAPS/StartTLS"),
         check=_readable_file,
     ),
-    Option("sync.ldap.verify-certificate", "bool", True, "reject untrusted certificates"),
-    Option("sync.ldap.bind-dn", "str", "", "DN to bind as"),
-    Option("sync.ldap.bind-password", "secret", "", "password of the bind DN"),
-    Option("sync.ldap.base-dns", "str", "", "base DNs to search, separated by ';'"),
+    Option(
+        "sync.ldap.verify-certificate", "bool", True, gettext_noop("reject untrusted certificates")
+    ),
+    Option("sync.ldap.bind-dn", "str", "", gettext_noop("DN to bind as")),
+    Option("sync.ldap.bind-password", "secret", "", gettext_noop("password of the bind DN")),
+    Option("sync.ldap.base-dns", "str", "", gettext_noop("base DNs to search, separated by ';'")),
     Option(
         "sync.ldap.preset",
         "choice",
         "openldap",
-        "attribute names of a directory product",
+        gettext_noop("attribute names of a directory product"),
         choices=("ad", "openldap"),
     ),
-    Option("sync.ldap.user-filter", "str", "", "LDAP filter for users (blank: preset's)"),
-    Option("sync.ldap.group-filter", "str", "", "LDAP filter for groups (blank: preset's)"),
+    Option(
+        "sync.ldap.user-filter", "str", "", gettext_noop("LDAP filter for users (blank: preset's)")
+    ),
+    Option(
+        "sync.ldap.group-filter",
+        "str",
+        "",
+        gettext_noop("LDAP filter for groups (blank: preset's)"),
+    ),
     *[
         Option(
             f"sync.ldap.attr.{name}", "str", "", f"attribute holding the {name} (blank: preset's)"
@@ -424,60 +449,73 @@ _ALL = [
         "sync.ldap.attr.language",
         "str",
         "",
-        "attribute holding the user's language for e-mails, e.g. de or fr-CH (blank: the "
-        "preset's, preferredLanguage; none: not synced)",
+        gettext_noop(
+            "attribute holding the user's language for e-mails, e.g. de or fr-CH (blank: the "
+            "preset's, preferredLanguage; none: not synced)"
+        ),
     ),
     Option(
         "sync.ldap.attr.disabled",
         "str",
         "",
-        "attribute that marks a disabled account (blank: the preset's — userAccountControl on "
-        "Active Directory, none on OpenLDAP; e.g. nsAccountLock or pwdAccountLockedTime)",
+        gettext_noop(
+            "attribute that marks a disabled account (blank: the preset's — userAccountControl on "
+            "Active Directory, none on OpenLDAP; e.g. nsAccountLock or pwdAccountLockedTime)"
+        ),
     ),
     Option(
         "sync.ldap.card-regex",
         "str",
         "",
-        "regular expression whose first group reshapes an imported card number",
+        gettext_noop("regular expression whose first group reshapes an imported card number"),
         check=_pattern,
     ),
     Option(
         "sync.ldap.write-back",
         "choice",
         "off",
-        "write Card/ID numbers to the card attributes of the user's directory entry after "
-        "every change (off, primary, secondary or both)",
+        gettext_noop(
+            "write Card/ID numbers to the card attributes of the user's directory entry after "
+            "every change (off, primary, secondary or both)"
+        ),
         choices=("off", "primary", "secondary", "both"),
     ),
     Option(
         "sync.ldap.write-back.bind-dn",
         "str",
         "",
-        "DN to bind as for the write-back, when the sync's account may not write (blank: the "
-        "sync's)",
+        gettext_noop(
+            "DN to bind as for the write-back, when the sync's account may not write (blank: the "
+            "sync's)"
+        ),
     ),
     Option(
-        "sync.ldap.write-back.bind-password", "secret", "", "password of the write-back bind DN"
+        "sync.ldap.write-back.bind-password",
+        "secret",
+        "",
+        gettext_noop("password of the write-back bind DN"),
     ),
     Option(
         "sync.card-conversion",
         "str",
         "",
-        "conversion rule applied to card numbers read from the source (blank: none)",
+        gettext_noop("conversion rule applied to card numbers read from the source (blank: none)"),
     ),
-    Option("sync.file.path", "str", "", "CSV or TSV file of users", check=_readable_file),
+    Option(
+        "sync.file.path", "str", "", gettext_noop("CSV or TSV file of users"), check=_readable_file
+    ),
     Option(
         "sync.program.path",
         "str",
         "",
-        "custom user-directory program (a command line)",
+        gettext_noop("custom user-directory program (a command line)"),
         check=_program,
     ),
     Option(
         "sync.program.timeout",
         "int",
         120,
-        "seconds one call of the sync program may take",
+        gettext_noop("seconds one call of the sync program may take"),
         minimum=1,
         maximum=3600,
     ),
@@ -485,45 +523,51 @@ _ALL = [
         "sync.additional-groups-file",
         "str",
         "",
-        "file of 'group: username' lines",
+        gettext_noop("file of 'group: username' lines"),
         check=_readable_file,
     ),
-    Option("sync.schedule", "schedule", "off", "daily sync time HH:MM, or off"),
+    Option("sync.schedule", "schedule", "off", gettext_noop("daily sync time HH:MM, or off")),
     # Notifications.
     Option(
         "notify.card-auto-generated",
         "bool",
         False,
-        "Notify users when their Card/ID number is auto-generated",
+        gettext_noop("Notify users when their Card/ID number is auto-generated"),
     ),
     Option(
         "notify.card-admin-generated",
         "bool",
         False,
-        "notify users when an administrator generates their number",
+        gettext_noop("notify users when an administrator generates their number"),
     ),
     Option(
         "notify.card-self-generated",
         "bool",
         False,
-        "notify users when they generate their own number",
+        gettext_noop("notify users when they generate their own number"),
     ),
     Option(
         "notify.card.subject",
         "str",
         DEFAULT_SUBJECT,
-        "subject of the Card/ID notification",
+        gettext_noop("subject of the Card/ID notification"),
         check=_subject,
     ),
     Option(
-        "notify.card.body", "str", DEFAULT_BODY, "body of the Card/ID notification", check=_body
+        "notify.card.body",
+        "str",
+        DEFAULT_BODY,
+        gettext_noop("body of the Card/ID notification"),
+        check=_body,
     ),
     Option(
         "notify.default-language",
         "choice",
         "en",
-        "the language of the subject and body above, and of every user whose language is not "
-        "known or not one of cardid's",
+        gettext_noop(
+            "the language of the subject and body above, and of every user whose language is not "
+            "known or not one of cardid's"
+        ),
         choices=LANGUAGE_CODES,
     ),
     *[
@@ -548,22 +592,28 @@ _ALL = [
             ),
         )
     ],
-    Option("smtp.host", "str", "", "SMTP server"),
+    Option("smtp.host", "str", "", gettext_noop("SMTP server")),
     Option(
         "smtp.port",
         "int",
         25,
-        "SMTP port (25, 587 for STARTTLS, 465 for TLS)",
+        gettext_noop("SMTP port (25, 587 for STARTTLS, 465 for TLS)"),
         minimum=1,
         maximum=65535,
     ),
-    Option("smtp.security", "choice", "none", "encryption", choices=("none", "starttls", "tls")),
-    Option("smtp.verify-certificate", "bool", True, "reject untrusted certificates"),
+    Option(
+        "smtp.security",
+        "choice",
+        "none",
+        gettext_noop("encryption"),
+        choices=("none", "starttls", "tls"),
+    ),
+    Option("smtp.verify-certificate", "bool", True, gettext_noop("reject untrusted certificates")),
     Option(
         "smtp.connections",
         "int",
         3,
-        "SMTP connections used at once to deliver notifications",
+        gettext_noop("SMTP connections used at once to deliver notifications"),
         minimum=1,
         maximum=10,
     ),
@@ -571,28 +621,35 @@ _ALL = [
         "smtp.ca-file",
         "str",
         "",
-        "CA certificate file to trust (blank: the system's)",
+        gettext_noop("CA certificate file to trust (blank: the system's)"),
         check=_readable_file,
     ),
     Option(
-        "smtp.timeout", "int", 30, "seconds to wait for the SMTP server", minimum=1, maximum=600
+        "smtp.timeout",
+        "int",
+        30,
+        gettext_noop("seconds to wait for the SMTP server"),
+        minimum=1,
+        maximum=600,
     ),
-    Option("smtp.username", "str", "", "SMTP login (blank: none)"),
-    Option("smtp.password", "secret", "", "SMTP password"),
-    Option("smtp.from", "str", "", "sender address", check=_address),
+    Option("smtp.username", "str", "", gettext_noop("SMTP login (blank: none)")),
+    Option("smtp.password", "secret", "", gettext_noop("SMTP password")),
+    Option("smtp.from", "str", "", gettext_noop("sender address"), check=_address),
     # Branding: the organisation's name and logo in the console, the portal and e-mails.
     Option(
         "branding.name",
         "str",
         "",
-        "the organisation's name, shown in the header of the console and the portal and "
-        "available to e-mails as %organisation%",
+        gettext_noop(
+            "the organisation's name, shown in the header of the console and the portal and "
+            "available to e-mails as %organisation%"
+        ),
     ),
     Option(
         "branding.logo",
         "str",
         "",
-        "an image file (PNG, JPEG or SVG, at most 512 KB) shown beside the name",
+        gettext_noop("an image file (PNG, JPEG or SVG, at most 512 KB) shown beside the name"),
         check=_logo,
     ),
     # User web portal.
@@ -600,91 +657,113 @@ _ALL = [
         "portal.view-card-number",
         "choice",
         "off",
-        "Allow users to view their Card/ID numbers",
+        gettext_noop("Allow users to view their Card/ID numbers"),
         choices=("off", "primary", "secondary"),
     ),
     Option(
         "portal.change-card-number",
         "choice",
         "off",
-        "Allow users to change their Card/ID number",
+        gettext_noop("Allow users to change their Card/ID number"),
         choices=("off", "primary", "secondary"),
     ),
     Option(
         "portal.change-card-number.mode",
         "choice",
         "generate",
-        "generate: random only; enter: the user may type a number",
+        gettext_noop("generate: random only; enter: the user may type a number"),
         choices=("generate", "enter"),
     ),
     Option(
         "portal.change-card-number.max-per-day",
         "int",
         3,
-        "changes per user per day",
+        gettext_noop("changes per user per day"),
         minimum=1,
         maximum=1000,
     ),
-    Option("portal.change-pin", "bool", False, "Allow users to change their Card/ID PIN"),
+    Option(
+        "portal.change-pin", "bool", False, gettext_noop("Allow users to change their Card/ID PIN")
+    ),
     # The administrator's console.
     Option(
         "console.admin-group",
         "str",
         "",
-        "directory group whose members may log in to the console with their directory "
-        "password (blank: local administrators only)",
+        gettext_noop(
+            "directory group whose members may log in to the console with their directory "
+            "password (blank: local administrators only)"
+        ),
     ),
     # Sign-in (SPEC §12).
     Option(
         "auth.oidc.issuer",
         "str",
         "",
-        "the identity provider's issuer URL; its discovery document is read from "
-        "<issuer>/.well-known/openid-configuration",
+        gettext_noop(
+            "the identity provider's issuer URL; its discovery document is read from "
+            "<issuer>/.well-known/openid-configuration"
+        ),
         check=_issuer,
     ),
-    Option("auth.oidc.client-id", "str", "", "cardid's client ID at the identity provider"),
     Option(
-        "auth.oidc.client-secret", "secret", "", "cardid's client secret at the identity provider"
+        "auth.oidc.client-id",
+        "str",
+        "",
+        gettext_noop("cardid's client ID at the identity provider"),
+    ),
+    Option(
+        "auth.oidc.client-secret",
+        "secret",
+        "",
+        gettext_noop("cardid's client secret at the identity provider"),
     ),
     Option(
         "auth.oidc.name",
         "str",
         "Single sign-on",
-        "the provider's name on the log-in pages' button: Sign in with <name>",
+        gettext_noop("the provider's name on the log-in pages' button: Sign in with <name>"),
         check=_one_line,
     ),
     Option(
         "auth.oidc.username-claim",
         "str",
         "preferred_username",
-        "the ID token claim that holds the directory username (letter case does not matter)",
+        gettext_noop(
+            "the ID token claim that holds the directory username (letter case does not matter)"
+        ),
     ),
-    Option("auth.oidc.portal", "bool", False, "single sign-on for the user portal"),
-    Option("auth.oidc.console", "bool", False, "single sign-on for the console"),
+    Option("auth.oidc.portal", "bool", False, gettext_noop("single sign-on for the user portal")),
+    Option("auth.oidc.console", "bool", False, gettext_noop("single sign-on for the console")),
     Option(
         "auth.oidc.admin-group",
         "str",
         "",
-        "members of this group (in the ID token's groups claim) may use the console after "
-        "single sign-on (blank: nobody)",
+        gettext_noop(
+            "members of this group (in the ID token's groups claim) may use the console after "
+            "single sign-on (blank: nobody)"
+        ),
     ),
     Option(
         "auth.local-login",
         "bool",
         True,
-        "log-in with a username and password (directory or local); off only once single "
-        "sign-on is on for the portal and the console. The way back in: `cardid config set "
-        "auth.local-login true`",
+        gettext_noop(
+            "log-in with a username and password (directory or local); off only once single "
+            "sign-on is on for the portal and the console. The way back in: `cardid config set "
+            "auth.local-login true`"
+        ),
     ),
     # Jobs and housekeeping (SPEC §11).
     Option(
         "jobs.lease-seconds",
         "int",
         60,
-        "seconds a worker holds a job without a heartbeat before another worker takes it "
-        "over; at least 10 (a heartbeat every third of it, and a chunk of 5,000 users "
-        "takes about a second)",
+        gettext_noop(
+            "seconds a worker holds a job without a heartbeat before another worker takes it "
+            "over; at least 10 (a heartbeat every third of it, and a chunk of 5,000 users "
+            "takes about a second)"
+        ),
         minimum=10,
         maximum=3600,
     ),
@@ -692,14 +771,14 @@ _ALL = [
         "housekeeping.keep-days",
         "int",
         90,
-        "days sent notifications and finished jobs are kept",
+        gettext_noop("days sent notifications and finished jobs are kept"),
         minimum=1,
     ),
     Option(
         "audit.keep-days",
         "int",
         -1,
-        "days the audit trail is kept (-1: for ever)",
+        gettext_noop("days the audit trail is kept (-1: for ever)"),
         minimum=-1,
     ),
     # Webhooks (SPEC §13).
@@ -707,22 +786,24 @@ _ALL = [
         "webhooks.allowed-hosts",
         "str",
         "",
-        "hosts webhooks may send to: names, domains (*.example.org) and networks "
-        "(10.0.0.0/8), separated by spaces (blank: any host but this machine)",
+        gettext_noop(
+            "hosts webhooks may send to: names, domains (*.example.org) and networks "
+            "(10.0.0.0/8), separated by spaces (blank: any host but this machine)"
+        ),
         check=_allowed_hosts,
     ),
     Option(
         "webhooks.ca-file",
         "str",
         "",
-        "CA certificate file to trust for webhook receivers (blank: the system's)",
+        gettext_noop("CA certificate file to trust for webhook receivers (blank: the system's)"),
         check=_readable_file,
     ),
     Option(
         "webhooks.timeout",
         "int",
         10,
-        "seconds to wait for a webhook receiver's answer",
+        gettext_noop("seconds to wait for a webhook receiver's answer"),
         minimum=1,
         maximum=120,
     ),
@@ -731,14 +812,14 @@ _ALL = [
         "api.lookup.max-misses",
         "int",
         100,
-        "failed look-ups per client within the window",
+        gettext_noop("failed look-ups per client within the window"),
         minimum=1,
     ),
     Option(
         "api.lookup.window-minutes",
         "int",
         10,
-        "look-up protection window",
+        gettext_noop("look-up protection window"),
         minimum=1,
         maximum=10080,
     ),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from cardid.config import options
 from cardid.errors import Invalid
+from cardid.words import gettext_noop
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,13 @@ class OptionsPage:
         return [k for _, keys in self.sections for k in keys]
 
 
+# The notification editor's tabs, by language code (config.options.LANGUAGE_CODES).
+LANGUAGE_TABS = {
+    "en": gettext_noop("In English"),
+    "de": gettext_noop("In German"),
+    "fr": gettext_noop("In French"),
+    "es": gettext_noop("In Spanish"),
+}
 LDAP_ATTRS = tuple(
     f"sync.ldap.attr.{a}"
     for a in (
@@ -40,11 +48,14 @@ PAGES = {
     for p in (
         OptionsPage(
             "sync",
-            "User/Group Sync",
+            gettext_noop("User/Group Sync"),
             (
-                ("Sync Source", ("sync.source", "sync.schedule", "sync.additional-groups-file")),
                 (
-                    "Card/ID numbers",
+                    gettext_noop("Sync Source"),
+                    ("sync.source", "sync.schedule", "sync.additional-groups-file"),
+                ),
+                (
+                    gettext_noop("Card/ID numbers"),
                     (
                         "sync.import-card-numbers",
                         "sync.auto-generate-primary-when-blank",
@@ -53,7 +64,7 @@ PAGES = {
                     ),
                 ),
                 (
-                    "Disabled and missing users",
+                    gettext_noop("Disabled and missing users"),
                     (
                         "sync.import-disabled",
                         "sync.missing-users",
@@ -61,7 +72,7 @@ PAGES = {
                     ),
                 ),
                 (
-                    "LDAP / Active Directory",
+                    gettext_noop("LDAP / Active Directory"),
                     (
                         "sync.ldap.preset",
                         "sync.ldap.url",
@@ -77,33 +88,39 @@ PAGES = {
                     ),
                 ),
                 (
-                    "Write-back to LDAP / Active Directory",
+                    gettext_noop("Write-back to LDAP / Active Directory"),
                     (
                         "sync.ldap.write-back",
                         "sync.ldap.write-back.bind-dn",
                         "sync.ldap.write-back.bind-password",
                     ),
                 ),
-                ("CSV / TSV file", ("sync.file.path",)),
-                ("Custom program", ("sync.program.path", "sync.program.timeout")),
+                (gettext_noop("CSV / TSV file"), ("sync.file.path",)),
+                (gettext_noop("Custom program"), ("sync.program.path", "sync.program.timeout")),
             ),
         ),
         OptionsPage(
             "notifications",
-            "Notifications",
+            gettext_noop("Notifications"),
             (
                 (
-                    "Card/ID Number Notification",
+                    gettext_noop("Card/ID Number Notification"),
                     (
                         "notify.card-auto-generated",
                         "notify.card-admin-generated",
                         "notify.card-self-generated",
+                        "notify.default-language",
                         "notify.card.subject",
                         "notify.card.body",
                     ),
                 ),
+                # One tab per language: the texts for users of that language.
+                *[
+                    (title, (f"notify.card.subject.{code}", f"notify.card.body.{code}"))
+                    for code, title in LANGUAGE_TABS.items()
+                ],
                 (
-                    "E-mail (SMTP)",
+                    gettext_noop("E-mail (SMTP)"),
                     (
                         "smtp.host",
                         "smtp.port",
@@ -121,10 +138,10 @@ PAGES = {
         ),
         OptionsPage(
             "user-features",
-            "General › User Features",
+            gettext_noop("General › User Features"),
             (
                 (
-                    "User Features",
+                    gettext_noop("User Features"),
                     (
                         "portal.view-card-number",
                         "portal.change-card-number",
@@ -137,10 +154,10 @@ PAGES = {
         ),
         OptionsPage(
             "card-numbers",
-            "Card/ID numbers",
+            gettext_noop("Card/ID numbers"),
             (
                 (
-                    "Generation policy",
+                    gettext_noop("Generation policy"),
                     (
                         "cards.length",
                         "cards.no-leading-zero",
@@ -150,35 +167,40 @@ PAGES = {
                         "cards.retired-quarantine-days",
                     ),
                 ),
-                ("PINs", ("cards.pin.min-length", "cards.pin.max-length")),
+                (gettext_noop("PINs"), ("cards.pin.min-length", "cards.pin.max-length")),
             ),
         ),
         OptionsPage(
             "card-readers",
-            "Card readers",
+            gettext_noop("Card readers"),
             (
                 (
-                    "Self-registration at a terminal",
+                    gettext_noop("Self-registration at a terminal"),
                     ("cards.self-registration", "cards.self-registration.code-minutes"),
                 ),
             ),
         ),
         OptionsPage(
             "branding",
-            "General › Branding",
-            (("Organisation", ("branding.name", "branding.logo")),),
+            gettext_noop("General › Branding"),
+            ((gettext_noop("Organisation"), ("branding.name", "branding.logo")),),
         ),
         OptionsPage(
             "webhooks",
-            "Webhooks › Delivery",
-            (("Delivery", ("webhooks.allowed-hosts", "webhooks.ca-file", "webhooks.timeout")),),
+            gettext_noop("Webhooks › Delivery"),
+            (
+                (
+                    gettext_noop("Delivery"),
+                    ("webhooks.allowed-hosts", "webhooks.ca-file", "webhooks.timeout"),
+                ),
+            ),
         ),
         OptionsPage(
             "sign-in",
-            "General › Sign-in",
+            gettext_noop("General › Sign-in"),
             (
                 (
-                    "Single sign-on (OpenID Connect)",
+                    gettext_noop("Single sign-on (OpenID Connect)"),
                     (
                         "auth.oidc.issuer",
                         "auth.oidc.client-id",
@@ -190,15 +212,18 @@ PAGES = {
                         "auth.oidc.admin-group",
                     ),
                 ),
-                ("Passwords", ("auth.local-login",)),
+                (gettext_noop("Passwords"), ("auth.local-login",)),
             ),
         ),
         OptionsPage(
             "security",
-            "General › Security",
+            gettext_noop("General › Security"),
             (
-                ("Administrators", ("console.admin-group",)),
-                ("Look-up protection", ("api.lookup.max-misses", "api.lookup.window-minutes")),
+                (gettext_noop("Administrators"), ("console.admin-group",)),
+                (
+                    gettext_noop("Look-up protection"),
+                    ("api.lookup.max-misses", "api.lookup.window-minutes"),
+                ),
             ),
         ),
     )
@@ -206,76 +231,87 @@ PAGES = {
 
 # Labels where the option's own help text is not the words the reference uses.
 LABELS = {
-    "sync.source": "Sync source",
-    "sync.schedule": "Daily sync at (HH:MM, or off)",
-    "sync.ldap.preset": "Directory product",
-    "sync.ldap.url": "Server URL",
-    "sync.ldap.starttls": "Use StartTLS",
-    "sync.ldap.verify-certificate": "Verify the server's certificate",
-    "sync.ldap.ca-file": "CA certificate file",
-    "sync.ldap.bind-dn": "Bind DN",
-    "sync.ldap.bind-password": "Bind password",
-    "sync.ldap.base-dns": "Base DNs",
-    "sync.ldap.user-filter": "User filter",
-    "sync.ldap.group-filter": "Group filter",
-    "sync.ldap.attr.username": "Username attribute",
-    "sync.ldap.attr.full-name": "Full name attribute",
-    "sync.ldap.attr.email": "E-mail attribute",
-    "sync.ldap.attr.department": "Department attribute",
-    "sync.ldap.attr.office": "Office attribute",
-    "sync.ldap.attr.primary-card": "Primary Card/ID number attribute",
-    "sync.ldap.attr.secondary-card": "Secondary Card/ID number attribute",
-    "sync.ldap.card-regex": "Card number regular expression",
-    "sync.ldap.write-back": "Write numbers back to the directory",
-    "sync.ldap.write-back.bind-dn": "Bind DN for writing",
-    "sync.ldap.write-back.bind-password": "Bind password for writing",
-    "webhooks.allowed-hosts": "Allowed hosts",
-    "auth.oidc.issuer": "Issuer URL",
-    "auth.oidc.client-id": "Client ID",
-    "auth.oidc.client-secret": "Client secret",
-    "auth.oidc.name": "Provider's name on the button",
-    "auth.oidc.username-claim": "Username claim",
-    "auth.oidc.portal": "Single sign-on for the user portal",
-    "auth.oidc.console": "Single sign-on for the console",
-    "auth.oidc.admin-group": "Administrators' group",
-    "auth.local-login": "Log-in with a username and password",
-    "webhooks.ca-file": "CA certificate file",
-    "webhooks.timeout": "Time-out (seconds)",
-    "sync.card-conversion": "Card number conversion rule",
-    "sync.file.path": "Users file",
-    "sync.additional-groups-file": "Additional groups file",
-    "sync.program.path": "Program",
-    "sync.program.timeout": "Program timeout (seconds)",
-    "sync.import-card-numbers": "Import card numbers from the source",
-    "sync.import-disabled": "Import accounts the directory marks disabled (as disabled users)",
-    "sync.ldap.attr.disabled": "Disabled-account attribute (other than Active Directory)",
-    "sync.ldap.attr.language": "Language attribute",
-    "sync.missing-users": "Users no longer in the source",
-    "sync.guard.max-removal-percent": "Stop a sync that would remove more than (%)",
-    "notify.card.subject": "Subject",
-    "notify.card.body": "Body",
-    "smtp.port": "Port",
-    "smtp.verify-certificate": "Verify the server's certificate",
-    "smtp.ca-file": "CA certificate file",
-    "smtp.username": "Username",
-    "smtp.password": "Password",
-    "smtp.timeout": "Timeout (seconds)",
-    "smtp.connections": "Connections at once",
-    "portal.change-card-number.mode": "How users change it",
-    "portal.change-pin": "Allow users to change their PIN",
-    "cards.length": "Length (digits)",
-    "cards.no-leading-zero": "Never start with 0",
-    "cards.check-digit": "Check digit",
-    "cards.reject-weak-patterns": "Reject weak patterns (1111…, 1234…)",
-    "cards.max-guess-probability": "Largest allowed chance that one guess hits a user",
-    "cards.retired-quarantine-days": "Days before a retired number may be reused (-1: never)",
-    "cards.self-registration": "Let users register a card at a terminal, into",
-    "cards.self-registration.code-minutes": "One-time code valid for (minutes)",
-    "console.admin-group": "Directory group of administrators",
-    "branding.name": "Organisation name",
-    "branding.logo": "Logo (image file on the server)",
-    "api.lookup.max-misses": "Failed look-ups allowed per client",
-    "api.lookup.window-minutes": "Within (minutes)",
+    "sync.source": gettext_noop("Sync source"),
+    "sync.schedule": gettext_noop("Daily sync at (HH:MM, or off)"),
+    "sync.ldap.preset": gettext_noop("Directory product"),
+    "sync.ldap.url": gettext_noop("Server URL"),
+    "sync.ldap.starttls": gettext_noop("Use StartTLS"),
+    "sync.ldap.verify-certificate": gettext_noop("Verify the server's certificate"),
+    "sync.ldap.ca-file": gettext_noop("CA certificate file"),
+    "sync.ldap.bind-dn": gettext_noop("Bind DN"),
+    "sync.ldap.bind-password": gettext_noop("Bind password"),
+    "sync.ldap.base-dns": gettext_noop("Base DNs"),
+    "sync.ldap.user-filter": gettext_noop("User filter"),
+    "sync.ldap.group-filter": gettext_noop("Group filter"),
+    "sync.ldap.attr.username": gettext_noop("Username attribute"),
+    "sync.ldap.attr.full-name": gettext_noop("Full name attribute"),
+    "sync.ldap.attr.email": gettext_noop("E-mail attribute"),
+    "sync.ldap.attr.department": gettext_noop("Department attribute"),
+    "sync.ldap.attr.office": gettext_noop("Office attribute"),
+    "sync.ldap.attr.primary-card": gettext_noop("Primary Card/ID number attribute"),
+    "sync.ldap.attr.secondary-card": gettext_noop("Secondary Card/ID number attribute"),
+    "sync.ldap.card-regex": gettext_noop("Card number regular expression"),
+    "sync.ldap.write-back": gettext_noop("Write numbers back to the directory"),
+    "sync.ldap.write-back.bind-dn": gettext_noop("Bind DN for writing"),
+    "sync.ldap.write-back.bind-password": gettext_noop("Bind password for writing"),
+    "webhooks.allowed-hosts": gettext_noop("Allowed hosts"),
+    "auth.oidc.issuer": gettext_noop("Issuer URL"),
+    "auth.oidc.client-id": gettext_noop("Client ID"),
+    "auth.oidc.client-secret": gettext_noop("Client secret"),
+    "auth.oidc.name": gettext_noop("Provider's name on the button"),
+    "auth.oidc.username-claim": gettext_noop("Username claim"),
+    "auth.oidc.portal": gettext_noop("Single sign-on for the user portal"),
+    "auth.oidc.console": gettext_noop("Single sign-on for the console"),
+    "auth.oidc.admin-group": gettext_noop("Administrators' group"),
+    "auth.local-login": gettext_noop("Log-in with a username and password"),
+    "webhooks.ca-file": gettext_noop("CA certificate file"),
+    "webhooks.timeout": gettext_noop("Time-out (seconds)"),
+    "sync.card-conversion": gettext_noop("Card number conversion rule"),
+    "sync.file.path": gettext_noop("Users file"),
+    "sync.additional-groups-file": gettext_noop("Additional groups file"),
+    "sync.program.path": gettext_noop("Program"),
+    "sync.program.timeout": gettext_noop("Program timeout (seconds)"),
+    "sync.import-card-numbers": gettext_noop("Import card numbers from the source"),
+    "sync.import-disabled": gettext_noop(
+        "Import accounts the directory marks disabled (as disabled users)"
+    ),
+    "sync.ldap.attr.disabled": gettext_noop(
+        "Disabled-account attribute (other than Active Directory)"
+    ),
+    "sync.ldap.attr.language": gettext_noop("Language attribute"),
+    "sync.missing-users": gettext_noop("Users no longer in the source"),
+    "sync.guard.max-removal-percent": gettext_noop("Stop a sync that would remove more than (%)"),
+    "notify.card.subject": gettext_noop("Subject"),
+    "notify.card.body": gettext_noop("Body"),
+    **{f"notify.card.subject.{code}": gettext_noop("Subject") for code in LANGUAGE_TABS},
+    **{f"notify.card.body.{code}": gettext_noop("Body") for code in LANGUAGE_TABS},
+    "notify.default-language": gettext_noop("Default language"),
+    "smtp.port": gettext_noop("Port"),
+    "smtp.verify-certificate": gettext_noop("Verify the server's certificate"),
+    "smtp.ca-file": gettext_noop("CA certificate file"),
+    "smtp.username": gettext_noop("Username"),
+    "smtp.password": gettext_noop("Password"),
+    "smtp.timeout": gettext_noop("Timeout (seconds)"),
+    "smtp.connections": gettext_noop("Connections at once"),
+    "portal.change-card-number.mode": gettext_noop("How users change it"),
+    "portal.change-pin": gettext_noop("Allow users to change their PIN"),
+    "cards.length": gettext_noop("Length (digits)"),
+    "cards.no-leading-zero": gettext_noop("Never start with 0"),
+    "cards.check-digit": gettext_noop("Check digit"),
+    "cards.reject-weak-patterns": gettext_noop("Reject weak patterns (1111…, 1234…)"),
+    "cards.max-guess-probability": gettext_noop(
+        "Largest allowed chance that one guess hits a user"
+    ),
+    "cards.retired-quarantine-days": gettext_noop(
+        "Days before a retired number may be reused (-1: never)"
+    ),
+    "cards.self-registration": gettext_noop("Let users register a card at a terminal, into"),
+    "cards.self-registration.code-minutes": gettext_noop("One-time code valid for (minutes)"),
+    "console.admin-group": gettext_noop("Directory group of administrators"),
+    "branding.name": gettext_noop("Organisation name"),
+    "branding.logo": gettext_noop("Logo (image file on the server)"),
+    "api.lookup.max-misses": gettext_noop("Failed look-ups allowed per client"),
+    "api.lookup.window-minutes": gettext_noop("Within (minutes)"),
 }
 
 
@@ -295,30 +331,59 @@ SELF_EXPLAINED = {
     "api.lookup.max-misses",
     "notify.card.subject",
     "notify.card.body",
+    *[f"notify.card.{part}.{code}" for code in LANGUAGE_TABS for part in ("subject", "body")],
 }
 HINTS = {
-    "cards.check-digit": "the last digit checks the others: a mistyped number is refused at once",
-    "cards.self-registration": "someone without a card swipes one at a terminal and signs in: "
-    "the card becomes their number in this slot (off: terminals cannot register cards)",
-    "cards.self-registration.code-minutes": "how long the code on the portal's "
-    "“Register a card” page works",
-    "sync.ldap.base-dns": "several are separated by “;”",
-    "sync.ldap.preset": "sets the filters and attribute names below; a field left blank takes "
-    "the product's",
-    "sync.file.path": "a CSV or TSV file on this server, read at each sync",
-    "auth.oidc.issuer": "as the provider gives it, e.g. https://login.microsoftonline.com/"
-    "<tenant>/v2.0 or https://accounts.google.com",
-    "auth.oidc.username-claim": "the claim that holds the directory username, e.g. "
-    "preferred_username, email or upn; a person whose name matches no card holder is refused",
-    "auth.oidc.admin-group": "as the ID token's groups claim names it (on Entra ID, the "
-    "group's object ID); members may use the console",
-    "auth.local-login": "off: the log-in pages offer single sign-on only (on again with "
-    "`cardid config set auth.local-login true`)",
-    "sync.ldap.write-back": "after every change, the number goes to the entry's Card/ID number "
-    "attribute above; a cleared number is deleted there",
-    "sync.ldap.write-back.bind-dn": "blank: the bind DN above, when it may write",
-    "webhooks.allowed-hosts": "names, domains (*.example.org) and networks (10.0.0.0/8), "
-    "separated by spaces; blank: any host but this machine. Never: link-local addresses",
+    **{
+        key: gettext_noop("blank: the directory product's attribute; none: not synced")
+        for key in LDAP_ATTRS
+        if key not in ("sync.ldap.attr.disabled", "sync.ldap.attr.language")
+    },
+    "cards.check-digit": gettext_noop(
+        "the last digit checks the others: a mistyped number is refused at once"
+    ),
+    "cards.self-registration": gettext_noop(
+        "someone without a card swipes one at a terminal and signs in: "
+        "the card becomes their number in this slot (off: terminals cannot register cards)"
+    ),
+    "cards.self-registration.code-minutes": gettext_noop(
+        "how long the code on the portal's “Register a card” page works"
+    ),
+    "sync.ldap.base-dns": gettext_noop("several are separated by “;”"),
+    "sync.ldap.preset": gettext_noop(
+        "sets the filters and attribute names below; a field left blank takes the product's"
+    ),
+    "sync.file.path": gettext_noop("a CSV or TSV file on this server, read at each sync"),
+    "notify.default-language": gettext_noop(
+        "the language of the subject and body above, and of users whose language is unknown "
+        "or not one of these; the tabs below hold the texts for users of each language (a "
+        "blank one: the default language's)"
+    ),
+    "auth.oidc.issuer": gettext_noop(
+        "as the provider gives it, e.g. https://login.microsoftonline.com/"
+        "<tenant>/v2.0 or https://accounts.google.com"
+    ),
+    "auth.oidc.username-claim": gettext_noop(
+        "the claim that holds the directory username, e.g. "
+        "preferred_username, email or upn; a person whose name matches no card holder is refused"
+    ),
+    "auth.oidc.admin-group": gettext_noop(
+        "as the ID token's groups claim names it (on Entra ID, the "
+        "group's object ID); members may use the console"
+    ),
+    "auth.local-login": gettext_noop(
+        "off: the log-in pages offer single sign-on only (on again with "
+        "`cardid config set auth.local-login true`)"
+    ),
+    "sync.ldap.write-back": gettext_noop(
+        "after every change, the number goes to the entry's Card/ID number "
+        "attribute above; a cleared number is deleted there"
+    ),
+    "sync.ldap.write-back.bind-dn": gettext_noop("blank: the bind DN above, when it may write"),
+    "webhooks.allowed-hosts": gettext_noop(
+        "names, domains (*.example.org) and networks (10.0.0.0/8), "
+        "separated by spaces; blank: any host but this machine. Never: link-local addresses"
+    ),
 }
 
 
@@ -332,31 +397,52 @@ def hint(key: str, help_text: str) -> str:
 # The words a select shows for each choice (the stored value stays the code).
 CHOICES = {
     "sync.source": {
-        "none": "None (users are added by hand or by import)",
-        "ldap": "LDAP / Active Directory",
-        "file": "Text file (CSV or TSV)",
-        "program": "Custom program",
+        "none": gettext_noop("None (users are added by hand or by import)"),
+        "ldap": gettext_noop("LDAP / Active Directory"),
+        "file": gettext_noop("Text file (CSV or TSV)"),
+        "program": gettext_noop("Custom program"),
     },
-    "sync.ldap.preset": {"ad": "Active Directory", "openldap": "OpenLDAP and others"},
+    "notify.default-language": {
+        "en": gettext_noop("English"),
+        "de": gettext_noop("German"),
+        "fr": gettext_noop("French"),
+        "es": gettext_noop("Spanish"),
+    },
+    "sync.ldap.preset": {
+        "ad": gettext_noop("Active Directory"),
+        "openldap": gettext_noop("OpenLDAP and others"),
+    },
     "sync.ldap.write-back": {
-        "off": "Off",
-        "primary": "Primary number",
-        "secondary": "Secondary number",
-        "both": "Both numbers",
+        "off": gettext_noop("Off"),
+        "primary": gettext_noop("Primary number"),
+        "secondary": gettext_noop("Secondary number"),
+        "both": gettext_noop("Both numbers"),
     },
     "sync.missing-users": {
-        "keep": "Keep them",
-        "disable": "Disable them",
-        "delete": "Delete them",
+        "keep": gettext_noop("Keep them"),
+        "disable": gettext_noop("Disable them"),
+        "delete": gettext_noop("Delete them"),
     },
-    "cards.check-digit": {"none": "None", "luhn": "Luhn", "damm": "Damm"},
-    "smtp.security": {"none": "None", "starttls": "STARTTLS", "tls": "TLS (SMTPS)"},
+    "cards.check-digit": {
+        "none": gettext_noop("None"),
+        "luhn": gettext_noop("Luhn"),
+        "damm": gettext_noop("Damm"),
+    },
+    "smtp.security": {
+        "none": gettext_noop("None"),
+        "starttls": gettext_noop("STARTTLS"),
+        "tls": gettext_noop("TLS (SMTPS)"),
+    },
     "portal.change-card-number.mode": {
-        "generate": "Generate a new random number",
-        "enter": "Type a number of their own",
+        "generate": gettext_noop("Generate a new random number"),
+        "enter": gettext_noop("Type a number of their own"),
     },
 }
-SLOT_CHOICES = {"off": "Off", "primary": "Primary number", "secondary": "Secondary number"}
+SLOT_CHOICES = {
+    "off": gettext_noop("Off"),
+    "primary": gettext_noop("Primary number"),
+    "secondary": gettext_noop("Secondary number"),
+}
 # The source each section of User/Group Sync belongs to (shown only when it is chosen).
 SOURCE_SECTIONS = {
     "LDAP / Active Directory": "ldap",

@@ -2,11 +2,21 @@
 its field; the services decide what is allowed and store it."""
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cardid.cards.models import ConversionRule
 from cardid.config import options
 from cardid.config import services as config
-from cardid.config.screens import LABELS, SOURCE_SECTIONS, OptionsPage, choice_label, hint
+from cardid.config.screens import (
+    LABELS,
+    LANGUAGE_TABS,
+    SOURCE_SECTIONS,
+    OptionsPage,
+    choice_label,
+    hint,
+)
 from cardid.config.services import OptionProblems
 from cardid.outbound.services import MEANINGS
 
@@ -20,7 +30,8 @@ class Form(forms.Form):
 
 
 def _label(opt: options.Option) -> str:
-    return LABELS.get(opt.key) or opt.help[:1].upper() + opt.help[1:]
+    words = _(LABELS.get(opt.key) or opt.help)
+    return words[:1].upper() + words[1:]
 
 
 class OptionsForm(Form):
@@ -41,15 +52,20 @@ class OptionsForm(Form):
 
     def _field(self, opt: options.Option) -> forms.Field:
         # A label of the console's own wording keeps a help line below it where it needs one.
-        common = {"label": _label(opt), "help_text": hint(opt.key, opt.help), "required": False}
+        help_text = hint(opt.key, opt.help)
+        common = {
+            "label": _label(opt),
+            "help_text": _(help_text) if help_text else "",
+            "required": False,
+        }
         if opt.kind == "bool":
             return forms.BooleanField(**common)
         if opt.kind == "choice":
             return forms.ChoiceField(
-                choices=[(c, choice_label(opt.key, c)) for c in opt.choices], **common
+                choices=[(c, _(choice_label(opt.key, c))) for c in opt.choices], **common
             )
         if opt.kind == "secret":
-            common["help_text"] = "leave blank to keep the stored value"
+            common["help_text"] = _("leave blank to keep the stored value")
             return forms.CharField(widget=forms.PasswordInput(render_value=False), **common)
         if opt.kind == "int":
             attrs = {}
@@ -58,15 +74,18 @@ class OptionsForm(Form):
             if opt.maximum is not None:
                 attrs["max"] = int(opt.maximum)
             return forms.CharField(widget=forms.NumberInput(attrs=attrs), **common)
-        if opt.key == "notify.card.body":
+        if opt.key.startswith("notify.card.body"):
             return forms.CharField(widget=forms.Textarea(attrs={"rows": 10}), strip=False, **common)
         return forms.CharField(**common)
 
     def sections(self):
-        """(title, fields, source): `source` names the sync source a section belongs to, so
-        that the page shows only the chosen source's settings."""
+        """(title, fields, source, code): `source` names the sync source a section belongs
+        to, so that the page shows only the chosen source's settings; `code` is the title as
+        the code knows it (a language tab's is "lang:<code>")."""
+        tabs = {title: f"lang:{code}" for code, title in LANGUAGE_TABS.items()}
         for title, keys in self.page.sections:
-            yield title, [self[k] for k in keys], SOURCE_SECTIONS.get(title, "")
+            code = tabs.get(title, title)
+            yield _(title), [self[k] for k in keys], SOURCE_SECTIONS.get(title, ""), code
 
     def chosen_source(self) -> str:
         if "sync.source" not in self.fields:
@@ -116,60 +135,66 @@ class OptionsForm(Form):
 
 class LoginForm(Form):
     username = forms.CharField(
+        label=gettext_lazy("Username"),
         max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     password = forms.CharField(
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), max_length=1024
+        label=gettext_lazy("Password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        max_length=1024,
     )
 
 
-SLOTS = [("primary", "Primary"), ("secondary", "Secondary")]
+SLOTS = [("primary", gettext_lazy("Primary")), ("secondary", gettext_lazy("Secondary"))]
 
 
 class BulkForm(Form):
     """Groups › Bulk User Actions."""
 
     target = forms.ChoiceField(
-        label="Apply to",
+        label=gettext_lazy("Apply to"),
         choices=[
-            ("all", "[All Users]"),
-            ("group", "A group"),
-            ("users", "A list of users"),
-            ("user", "One user"),
+            ("all", gettext_lazy("[All Users]")),
+            ("group", gettext_lazy("A group")),
+            ("users", gettext_lazy("A list of users")),
+            ("user", gettext_lazy("One user")),
         ],
         widget=forms.RadioSelect,
         initial="group",
     )
     group = forms.CharField(
-        label="Group",
+        label=gettext_lazy("Group"),
         required=False,
         max_length=200,
         widget=forms.TextInput(attrs={"list": "group-names", "autocomplete": "off"}),
     )
     usernames = forms.CharField(
-        label="Users (one per line)",
+        label=gettext_lazy("Users (one per line)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=2_000_000,
     )
-    user = forms.CharField(label="User", required=False, max_length=200)
+    user = forms.CharField(label=gettext_lazy("User"), required=False, max_length=200)
     action = forms.ChoiceField(
-        label="Action",
+        label=gettext_lazy("Action"),
         choices=[
-            ("primary", "Generate random primary Card/ID number"),
-            ("secondary", "Generate random secondary Card/ID number"),
+            ("primary", gettext_lazy("Generate random primary Card/ID number")),
+            ("secondary", gettext_lazy("Generate random secondary Card/ID number")),
         ],
         widget=forms.RadioSelect,
         initial="primary",
     )
     replace = forms.ChoiceField(
-        label="Users who already have a number",
-        choices=[("blank", "Only where blank (keep existing numbers)"), ("replace", "Replace")],
+        label=gettext_lazy("Users who already have a number"),
+        choices=[
+            ("blank", gettext_lazy("Only where blank (keep existing numbers)")),
+            ("replace", gettext_lazy("Replace")),
+        ],
         widget=forms.RadioSelect,
         initial="blank",
     )
-    notify = forms.BooleanField(label="Notify the users by e-mail", required=False)
+    notify = forms.BooleanField(label=gettext_lazy("Notify the users by e-mail"), required=False)
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     # Up to this many groups are a choice; beyond, the name is typed (with suggestions).
@@ -181,7 +206,7 @@ class BulkForm(Form):
         self.group_list = len(names) > self.SELECT_LIMIT
         if not self.group_list:
             self.fields["group"].widget = forms.Select(
-                choices=[("", "— choose a group —"), *((n, n) for n in names)]
+                choices=[("", _("— choose a group —")), *((n, n) for n in names)]
             )
 
 
@@ -199,90 +224,116 @@ class Distinct(Form):
 class NumbersForm(Form):
     """Edit a user's numbers; a blank field clears that number."""
 
-    primary = forms.CharField(label="Primary Card/ID number", required=False, max_length=200)
-    secondary = forms.CharField(label="Secondary Card/ID number", required=False, max_length=200)
+    primary = forms.CharField(
+        label=gettext_lazy("Primary Card/ID number"), required=False, max_length=200
+    )
+    secondary = forms.CharField(
+        label=gettext_lazy("Secondary Card/ID number"), required=False, max_length=200
+    )
 
 
 class GenerateForm(Distinct):
     id_prefix = "generate"
     slot = forms.ChoiceField(choices=SLOTS)
-    notify = forms.BooleanField(label="Notify the user by e-mail", required=False)
+    notify = forms.BooleanField(label=gettext_lazy("Notify the user by e-mail"), required=False)
 
 
 class PinForm(Form):
     pin = forms.CharField(
-        label="New PIN",
+        label=gettext_lazy("New PIN"),
         required=False,
         max_length=64,
         widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-        help_text="digits only; leave blank and press Remove PIN to take the PIN away",
+        help_text=gettext_lazy(
+            "digits only; leave blank and press Remove PIN to take the PIN away"
+        ),
     )
 
 
 class SearchForm(Form):
-    q = forms.CharField(label="Username, name or Card/ID number", required=False, max_length=200)
+    q = forms.CharField(
+        label=gettext_lazy("Username, name or Card/ID number"), required=False, max_length=200
+    )
 
 
 class PrintForm(Form):
-    slot = forms.ChoiceField(label="Number", choices=SLOTS, initial="primary")
-    paper = forms.ChoiceField(label="Paper", choices=[("a4", "A4"), ("letter", "Letter")])
-    qr = forms.BooleanField(label="Add a QR code", required=False)
+    slot = forms.ChoiceField(label=gettext_lazy("Number"), choices=SLOTS, initial="primary")
+    paper = forms.ChoiceField(
+        label=gettext_lazy("Paper"),
+        choices=[("a4", gettext_lazy("A4")), ("letter", gettext_lazy("Letter"))],
+    )
+    qr = forms.BooleanField(label=gettext_lazy("Add a QR code"), required=False)
 
 
 class PreviewForm(Distinct):
     id_prefix = "preview"
-    username = forms.CharField(label="Preview for user", max_length=200)
+    username = forms.CharField(label=gettext_lazy("Preview for user"), max_length=200)
+    language = forms.ChoiceField(
+        label=gettext_lazy("In the language"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("the user's own")),
+            ("en", gettext_lazy("English")),
+            ("de", gettext_lazy("German")),
+            ("fr", gettext_lazy("French")),
+            ("es", gettext_lazy("Spanish")),
+        ],
+    )
 
 
 class TestMailForm(Distinct):
     id_prefix = "mail"
-    address = forms.EmailField(label="Send a test e-mail to", max_length=254)
+    address = forms.EmailField(label=gettext_lazy("Send a test e-mail to"), max_length=254)
 
 
 class RuleForm(Distinct):
     id_prefix = "rule"
-    name = forms.CharField(label="Rule name", max_length=100)
+    name = forms.CharField(label=gettext_lazy("Rule name"), max_length=100)
     chain = forms.CharField(
-        label="Steps", max_length=1000, help_text='for example "reverse-bytes,hex2dec,pad:10"'
+        label=gettext_lazy("Steps"),
+        max_length=1000,
+        help_text=gettext_lazy('for example "reverse-bytes,hex2dec,pad:10"'),
     )
 
 
 class TryRuleForm(Distinct):
     id_prefix = "try"
-    chain = forms.CharField(label="Steps (or a rule's name)", max_length=1000)
-    value = forms.CharField(label="Value as the reader sends it", max_length=64)
+    chain = forms.CharField(label=gettext_lazy("Steps (or a rule's name)"), max_length=1000)
+    value = forms.CharField(label=gettext_lazy("Value as the reader sends it"), max_length=64)
 
 
 class DeriveForm(Distinct):
     id_prefix = "derive"
     pairs = forms.CharField(
-        label="Samples: reader value, number on the card (one pair per line, three or more)",
+        label=gettext_lazy(
+            "Samples: reader value, number on the card (one pair per line, three or more)"
+        ),
         widget=forms.Textarea(attrs={"rows": 5}),
         max_length=20_000,
     )
 
 
 class AuditFilterForm(Form):
-    actor = forms.CharField(label="Who", required=False, max_length=200)
-    action = forms.CharField(label="Action", required=False, max_length=60)
-    target = forms.CharField(label="Subject", required=False, max_length=200)
+    actor = forms.CharField(label=gettext_lazy("Who"), required=False, max_length=200)
+    action = forms.CharField(label=gettext_lazy("Action"), required=False, max_length=60)
+    target = forms.CharField(label=gettext_lazy("Subject"), required=False, max_length=200)
     door = forms.ChoiceField(
-        label="Door",
+        label=gettext_lazy("Door"),
         required=False,
-        choices=[("", "any")]
+        choices=[("", gettext_lazy("any"))]
         + [(d, d) for d in ("console", "portal", "api", "xmlrpc", "cli", "sync", "system")],
     )
     since = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     until = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
     def clean(self):
         data = super().clean()
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            self.add_error("until", "the end date is before the start date")
+            self.add_error("until", _("the end date is before the start date"))
         return data
 
 
@@ -290,30 +341,32 @@ class TokenForm(Distinct):
     """A new API token for a terminal or a script."""
 
     id_prefix = "token"
-    name = forms.CharField(label="Name", max_length=100, help_text="for example door-1")
+    name = forms.CharField(
+        label=gettext_lazy("Name"), max_length=100, help_text=gettext_lazy("for example door-1")
+    )
     scope = forms.ChoiceField(
-        label="Scope",
+        label=gettext_lazy("Scope"),
         choices=[
-            ("lookup", "lookup — terminals: look-ups and self-registration"),
-            ("read", "read — users, numbers, jobs"),
-            ("write", "write — everything, including changes"),
+            ("lookup", gettext_lazy("lookup — terminals: look-ups and self-registration")),
+            ("read", gettext_lazy("read — users, numbers, jobs")),
+            ("write", gettext_lazy("write — everything, including changes")),
         ],
     )
     allow = forms.CharField(
-        label="Allowed addresses",
+        label=gettext_lazy("Allowed addresses"),
         required=False,
         max_length=2000,
-        help_text="IP addresses or networks, separated by spaces; blank: any address",
+        help_text=gettext_lazy("IP addresses or networks, separated by spaces; blank: any address"),
     )
     conversion = forms.ModelChoiceField(
-        label="Conversion rule",
+        label=gettext_lazy("Conversion rule"),
         queryset=ConversionRule.objects.order_by("name"),
         to_field_name="name",
         required=False,
-        empty_label="none",
+        empty_label=gettext_lazy("none"),
     )
     expires_days = forms.IntegerField(
-        label="Expires after (days)", required=False, min_value=1, max_value=36500
+        label=gettext_lazy("Expires after (days)"), required=False, min_value=1, max_value=36500
     )
 
 
@@ -322,16 +375,19 @@ MAX_IMPORT_BYTES = 50 * 2**20
 
 class ImportForm(Form):
     file = forms.FileField(
-        label="File: username, primary, secondary (comma- or tab-separated)",
-        help_text="a first line username,primary,secondary is a header; a blank field keeps "
-        "that number; nothing is applied unless every line is right",
+        label=gettext_lazy("File: username, primary, secondary (comma- or tab-separated)"),
+        help_text=gettext_lazy(
+            "a first line username,primary,secondary is a header; a blank field keeps "
+            "that number; nothing is applied unless every line is right"
+        ),
     )
 
     def clean_file(self):
         f = self.cleaned_data["file"]
         if f.size > MAX_IMPORT_BYTES:
             raise forms.ValidationError(
-                f"the file has {f.size:,} bytes; at most {MAX_IMPORT_BYTES:,} — split it"
+                _("the file has %(size)s bytes; at most %(most)s — split it")
+                % {"size": f"{f.size:,}", "most": f"{MAX_IMPORT_BYTES:,}"}
             )
         return f
 
@@ -341,20 +397,22 @@ class WebhookForm(Distinct):
 
     id_prefix = "hook"
     url = forms.CharField(
-        label="Receiver URL",
+        label=gettext_lazy("Receiver URL"),
         max_length=2000,
-        help_text="https://… (http:// on a trusted network); the host must be allowed under "
-        "Delivery options",
+        help_text=gettext_lazy(
+            "https://… (http:// on a trusted network); the host must be allowed under "
+            "Delivery options"
+        ),
     )
     events = forms.MultipleChoiceField(
-        label="Events",
-        choices=[(e, f"{e}: {words}") for e, words in MEANINGS.items()],
+        label=gettext_lazy("Events"),
+        choices=[(e, format_lazy("{}: {}", e, words)) for e, words in MEANINGS.items()],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="none ticked: every event",
+        help_text=gettext_lazy("none ticked: every event"),
     )
     include_number = forms.BooleanField(
-        label="Send numbers in full",
+        label=gettext_lazy("Send numbers in full"),
         required=False,
-        help_text="off: numbers are masked to their last two characters",
+        help_text=gettext_lazy("off: numbers are masked to their last two characters"),
     )

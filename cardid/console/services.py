@@ -15,6 +15,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cardid.access import guard, oidc, passwords
 from cardid.audit import services as audit
@@ -31,7 +33,7 @@ from cardid.notifications import services as notifications
 from cardid.notifications.models import OutboxMessage
 from cardid.ops import monitoring
 
-REFUSED = "the username or password is wrong"
+REFUSED = gettext_lazy("the username or password is wrong")
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def login(*, username: str, password: str, address: str) -> Admin:
             action="console.login-failed",
             target=username[:150],
         )
-        raise passwords.LoginRefused(REFUSED)
+        raise passwords.LoginRefused(str(REFUSED))
     guard.succeeded("console", client=address, subject=subject)
     audit.record(actor=admin.actor, action="console.login", target=admin.name)
     return admin
@@ -89,8 +91,11 @@ def sign_in(identity: oidc.Identity, *, address: str) -> Admin:
             target=identity.username[:150],
         )
         raise Refused(
-            f"you signed in as {identity.username}, who may not use the console: it is for "
-            "members of the administrators' group; ask an administrator"
+            _(
+                "you signed in as %(name)s, who may not use the console: it is for "
+                "members of the administrators' group; ask an administrator"
+            )
+            % {"name": identity.username}
         )
     audit.record(
         actor=admin.actor, action="console.login", target=admin.name, detail="single sign-on"
@@ -244,25 +249,32 @@ def warnings(enabled_users: int) -> list[Alert]:
     if any(v for k, v in o.items() if k.startswith("notify.")) and not (
         o["smtp.host"] and o["smtp.from"]
     ):
-        missing = "mail server" if not o["smtp.host"] else "sender address"
-        found.append(
-            Alert(
-                "mail-not-set",
-                f"E-mail notifications are switched on, but no {missing} is set, so nothing "
-                f"is sent ({waiting:,} message(s) waiting). Fill in E-mail (SMTP) under "
-                "Options › Notifications, and send a test e-mail there.",
-                "notifications",
+        words = (
+            _(
+                "E-mail notifications are switched on, but no mail server is set, so nothing "
+                "is sent (%(n)s message(s) waiting). Fill in E-mail (SMTP) under "
+                "Options › Notifications, and send a test e-mail there."
+            )
+            if not o["smtp.host"]
+            else _(
+                "E-mail notifications are switched on, but no sender address is set, so "
+                "nothing is sent (%(n)s message(s) waiting). Fill in E-mail (SMTP) under "
+                "Options › Notifications, and send a test e-mail there."
             )
         )
+        found.append(Alert("mail-not-set", words % {"n": f"{waiting:,}"}, "notifications"))
     else:
         failing = pending.exclude(last_error="").order_by("-next_attempt_at").first()
         if failing is not None:
             found.append(
                 Alert(
                     "mail-failing",
-                    f"The mail server refuses or does not answer ({waiting:,} message(s) "
-                    f"waiting); it last said: {failing.last_error}. Check E-mail (SMTP) "
-                    "under Options › Notifications and send a test e-mail there.",
+                    _(
+                        "The mail server refuses or does not answer (%(n)s message(s) "
+                        "waiting); it last said: %(said)s. Check E-mail (SMTP) "
+                        "under Options › Notifications and send a test e-mail there."
+                    )
+                    % {"n": f"{waiting:,}", "said": failing.last_error},
                     "notifications",
                 )
             )
@@ -270,8 +282,11 @@ def warnings(enabled_users: int) -> list[Alert]:
         found.append(
             Alert(
                 "auto-generation-without-source",
-                "New users are to get a number during sync, but no sync source is chosen, so "
-                "no user arrives that way. Choose the source under Options › User/Group Sync.",
+                _(
+                    "New users are to get a number during sync, but no sync source is chosen, "
+                    "so no user arrives that way. Choose the source under Options › "
+                    "User/Group Sync."
+                ),
                 "sync",
             )
         )
@@ -286,16 +301,24 @@ def warnings(enabled_users: int) -> list[Alert]:
             None,
         )
         advice = (
-            f"set the length to {fits} digits or more"
+            _("set the length to %(n)s digits or more") % {"n": fits}
             if fits
-            else "raise the largest allowed chance of a hit"
+            else _("raise the largest allowed chance of a hit")
         )
         found.append(
             Alert(
                 "beyond-guess-bound",
-                f"{enabled_users:,} users are enabled, but at {policy.length} digits only "
-                f"{policy.capacity():,} numbers fit within the allowed chance that one random "
-                f"guess hits a user: {advice} under Options › Card/ID numbers.",
+                _(
+                    "%(users)s users are enabled, but at %(length)s digits only "
+                    "%(capacity)s numbers fit within the allowed chance that one random "
+                    "guess hits a user: %(advice)s under Options › Card/ID numbers."
+                )
+                % {
+                    "users": f"{enabled_users:,}",
+                    "length": policy.length,
+                    "capacity": f"{policy.capacity():,}",
+                    "advice": advice,
+                },
                 "card-numbers",
             )
         )
@@ -304,9 +327,12 @@ def warnings(enabled_users: int) -> list[Alert]:
         found.append(
             Alert(
                 "no-worker",
-                f"{queued} job(s) wait, but no task worker has been seen in the last 30 s: "
-                "the server's task worker is not running, so nothing queued will start. "
-                "Start it on the server (the README's Deployment section says how).",
+                _(
+                    "%(n)s job(s) wait, but no task worker has been seen in the last 30 s: "
+                    "the server's task worker is not running, so nothing queued will start. "
+                    "Start it on the server (the README's Deployment section says how)."
+                )
+                % {"n": queued},
             )
         )
     return found
@@ -315,10 +341,10 @@ def warnings(enabled_users: int) -> list[Alert]:
 def _one_in(p: float) -> str:
     """A chance as people read it: "1 in 439,000" (three significant figures), "none"."""
     if p <= 0:
-        return "none"
+        return _("none")
     n = 1 / p
     rounded = round(n, -max(0, len(str(int(n))) - 3))
-    return f"1 in {int(rounded):,}"
+    return _("1 in %(n)s") % {"n": f"{int(rounded):,}"}
 
 
 def policy_figures() -> dict:
@@ -330,10 +356,14 @@ def policy_figures() -> dict:
     # For people: "1 in 439,000" rather than 0.00000228; the bound the same way.
     figures["odds"] = _one_in(figures["guess_probability"])
     figures["bound_odds"] = _one_in(bound)
-    figures["share_percent"] = f"{share * 100:.0f} %" if share >= 0.01 else "under 1 %"
+    figures["share_percent"] = f"{share * 100:.0f} %" if share >= 0.01 else _("under 1 %")
     figures["warning"] = (
-        "The chance that one random guess hits a user's number is above 80% of the allowed "
-        "bound; generation will soon be refused. Lengthen the numbers or raise the bound."
+        _(
+            "The chance that one random guess hits a user's number is above 80%% of the "
+            "allowed bound; generation will soon be refused. Lengthen the numbers or raise "
+            "the bound."
+        )
+        % {}
         if share >= 0.8
         else ""
     )
@@ -357,12 +387,12 @@ def search_users(query: str):
 # -- the guard's locks ------------------------------------------------------------------------
 
 LOCK_WORDS = {
-    "console": "Console log-in",
-    "password": "Log-in (portal, terminal)",
-    "pin-change": "Portal PIN change",
-    "register": "Card registration",
-    "pin": "PIN look-ups of a card",
-    "lookup": "Look-ups",
+    "console": gettext_lazy("Console log-in"),
+    "password": gettext_lazy("Log-in (portal, terminal)"),
+    "pin-change": gettext_lazy("Portal PIN change"),
+    "register": gettext_lazy("Card registration"),
+    "pin": gettext_lazy("PIN look-ups of a card"),
+    "lookup": gettext_lazy("Look-ups"),
 }
 
 

@@ -22,6 +22,7 @@ import standardwebhooks
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from cardid import db, destinations, secretbox
 from cardid.audit import services as audit
@@ -38,12 +39,12 @@ log = logging.getLogger(__name__)
 Status = Delivery.Status
 # The events, with what each means.
 MEANINGS = {
-    "card.issued": "a number given to a slot that had none",
-    "card.changed": "a slot's number replaced by another",
-    "card.cleared": "a slot's number removed",
-    "user.created": "a user added by hand, import or sync",
-    "user.disabled": "a user disabled",
-    "user.deleted": "a user deleted by the sync",
+    "card.issued": gettext_lazy("a number given to a slot that had none"),
+    "card.changed": gettext_lazy("a slot's number replaced by another"),
+    "card.cleared": gettext_lazy("a slot's number removed"),
+    "user.created": gettext_lazy("a user added by hand, import or sync"),
+    "user.disabled": gettext_lazy("a user disabled"),
+    "user.deleted": gettext_lazy("a user deleted by the sync"),
 }
 EVENTS = tuple(MEANINGS)
 WRITE_BACK = "write-back"  # the event of a directory write

@@ -5,6 +5,7 @@ from functools import wraps
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_noop
 
 from cardid import spreadsheet
 from cardid.config.screens import in_words
@@ -42,43 +43,48 @@ def say(error: Exception) -> str:
 # heading is indented, an entry with children has them after it.
 # (heading, [(label, URL name, URL args, icon)]): the icon names a symbol of icons.svg.
 NAV = [
-    (None, [("Dashboard", "console:dashboard", (), "dashboard")]),
+    (None, [(gettext_noop("Dashboard"), "console:dashboard", (), "dashboard")]),
     (
         None,
         [
-            ("Users", "console:users", (), "users"),
-            ("Import and export numbers", "console:users-import", (), "import"),
+            (gettext_noop("Users"), "console:users", (), "users"),
+            (gettext_noop("Import and export numbers"), "console:users-import", (), "import"),
         ],
     ),
     (
         None,
         [
-            ("Groups", "console:groups", (), "groups"),
-            ("Bulk User Actions", "console:bulk", (), "bulk"),
+            (gettext_noop("Groups"), "console:groups", (), "groups"),
+            (gettext_noop("Bulk User Actions"), "console:bulk", (), "bulk"),
         ],
     ),
     (
-        "Options",
+        gettext_noop("Options"),
         [
-            ("User/Group Sync", "console:options", ("sync",), "sync"),
-            ("Notifications", "console:options", ("notifications",), "notifications"),
-            ("General › User Features", "console:options", ("user-features",), "user-features"),
-            ("General › Security", "console:options", ("security",), "security"),
-            ("General › Sign-in", "console:options", ("sign-in",), "sign-in"),
-            ("General › Branding", "console:options", ("branding",), "branding"),
-            ("Card/ID numbers", "console:options", ("card-numbers",), "card-numbers"),
-            ("Card readers", "console:options", ("card-readers",), "card-readers"),
-            ("API tokens", "console:tokens", (), "tokens"),
-            ("Webhooks", "console:webhooks", (), "webhooks"),
+            (gettext_noop("User/Group Sync"), "console:options", ("sync",), "sync"),
+            (gettext_noop("Notifications"), "console:options", ("notifications",), "notifications"),
+            (
+                gettext_noop("General › User Features"),
+                "console:options",
+                ("user-features",),
+                "user-features",
+            ),
+            (gettext_noop("General › Security"), "console:options", ("security",), "security"),
+            (gettext_noop("General › Sign-in"), "console:options", ("sign-in",), "sign-in"),
+            (gettext_noop("General › Branding"), "console:options", ("branding",), "branding"),
+            (gettext_noop("Card/ID numbers"), "console:options", ("card-numbers",), "card-numbers"),
+            (gettext_noop("Card readers"), "console:options", ("card-readers",), "card-readers"),
+            (gettext_noop("API tokens"), "console:tokens", (), "tokens"),
+            (gettext_noop("Webhooks"), "console:webhooks", (), "webhooks"),
         ],
     ),
     (
-        "Logs",
+        gettext_noop("Logs"),
         [
-            ("Jobs", "console:jobs", (), "jobs"),
-            ("Sync history", "console:sync-history", (), "sync-history"),
-            ("Notification log", "console:notifications", (), "notification-log"),
-            ("Audit log", "console:audit", (), "audit"),
+            (gettext_noop("Jobs"), "console:jobs", (), "jobs"),
+            (gettext_noop("Sync history"), "console:sync-history", (), "sync-history"),
+            (gettext_noop("Notification log"), "console:notifications", (), "notification-log"),
+            (gettext_noop("Audit log"), "console:audit", (), "audit"),
         ],
     ),
 ]

@@ -4,6 +4,8 @@ from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cardid.audit import selectors as audit_selectors
@@ -29,10 +31,10 @@ from cardid.sync import services as sync
 # -- jobs, sync history, notification log, audit log ------------------------------------------
 
 JOB_COLUMNS = {
-    "id": ("Job", "id"),
-    "kind": ("Kind", "kind"),
-    "status": ("Status", "status"),
-    "created": ("Started", "created_at"),
+    "id": (gettext_lazy("Job"), "id"),
+    "kind": (gettext_lazy("Kind"), "kind"),
+    "status": (gettext_lazy("Status"), "status"),
+    "created": (gettext_lazy("Started"), "created_at"),
 }
 
 
@@ -64,7 +66,7 @@ def job_again(request, pk):
     and settings (a generation's earlier review does not bind the new run)."""
     job = get_object_or_404(Job, pk=pk)
     if job.status != Job.Status.FAILED:
-        messages.error(request, "Only a failed job can be run again.")
+        messages.error(request, _("Only a failed job can be run again."))
         return redirect("console:job", pk=pk)
     actor = request.admin.actor
     try:
@@ -85,24 +87,24 @@ def job_again(request, pk):
 
 # The counts of a job in words (keys not listed are shown as they are).
 COUNT_LABELS = {
-    "users": "Users chosen",
-    "issued": "Numbers issued",
-    "skipped": "Users skipped",
-    "failed": "Users failed",
-    "notifications": "E-mails queued",
-    "without_email": "Users without an e-mail address",
-    "in_source": "Users in the source",
-    "added": "Users added",
-    "updated": "Users updated",
-    "disabled": "Users disabled",
-    "deleted": "Users deleted",
-    "kept_missing": "Users gone from the source, kept",
-    "groups_added": "Groups added",
-    "groups_removed": "Groups removed",
-    "memberships_added": "Memberships added",
-    "memberships_removed": "Memberships removed",
-    "numbers_imported": "Numbers imported",
-    "numbers_generated": "Numbers generated",
+    "users": gettext_lazy("Users chosen"),
+    "issued": gettext_lazy("Numbers issued"),
+    "skipped": gettext_lazy("Users skipped"),
+    "failed": gettext_lazy("Users failed"),
+    "notifications": gettext_lazy("E-mails queued"),
+    "without_email": gettext_lazy("Users without an e-mail address"),
+    "in_source": gettext_lazy("Users in the source"),
+    "added": gettext_lazy("Users added"),
+    "updated": gettext_lazy("Users updated"),
+    "disabled": gettext_lazy("Users disabled"),
+    "deleted": gettext_lazy("Users deleted"),
+    "kept_missing": gettext_lazy("Users gone from the source, kept"),
+    "groups_added": gettext_lazy("Groups added"),
+    "groups_removed": gettext_lazy("Groups removed"),
+    "memberships_added": gettext_lazy("Memberships added"),
+    "memberships_removed": gettext_lazy("Memberships removed"),
+    "numbers_imported": gettext_lazy("Numbers imported"),
+    "numbers_generated": gettext_lazy("Numbers generated"),
 }
 
 
@@ -114,7 +116,7 @@ def in_words(counts: dict | None) -> list[tuple[str, object]]:
     """A job's or a sync run's counts to show: in words, without the empty refusal and the
     run number."""
     return [
-        (COUNT_LABELS.get(k, k.replace("_", " ").capitalize()), v)
+        (COUNT_LABELS.get(k) or k.replace("_", " ").capitalize(), v)
         for k, v in (counts or {}).items()
         if k not in ("refused", "run") and v is not None
     ]
@@ -140,10 +142,10 @@ def job_download(request, pk):
 
 
 SYNC_COLUMNS = {
-    "id": ("Run", "id"),
-    "started": ("Started", "started_at"),
-    "status": ("Status", "status"),
-    "source": ("Source", "source"),
+    "id": (gettext_lazy("Run"), "id"),
+    "started": (gettext_lazy("Started"), "started_at"),
+    "status": (gettext_lazy("Status"), "status"),
+    "source": (gettext_lazy("Source"), "source"),
 }
 
 
@@ -157,9 +159,21 @@ def changes(counts: dict | None) -> str:
     said = []
     for k in CHANGES:
         if n := counts.get(k):
-            what, done = COUNT_LABELS[k].lower().split(" ", 1)  # "users", "added"
-            said.append(f"{n:,} {what.removesuffix('s') if n == 1 else what} {done}")
-    return ", ".join(said) or ("no changes" if counts else "")
+            said.append(_change(k, n) % {"n": f"{n:,}"})
+    return ", ".join(said) or (_("no changes") if counts else "")
+
+
+def _change(kind: str, n: int) -> str:
+    return {
+        "added": lambda: ngettext("%(n)s user added", "%(n)s users added", n),
+        "updated": lambda: ngettext("%(n)s user updated", "%(n)s users updated", n),
+        "disabled": lambda: ngettext("%(n)s user disabled", "%(n)s users disabled", n),
+        "deleted": lambda: ngettext("%(n)s user deleted", "%(n)s users deleted", n),
+        "numbers_imported": lambda: ngettext("%(n)s number imported", "%(n)s numbers imported", n),
+        "numbers_generated": lambda: ngettext(
+            "%(n)s number generated", "%(n)s numbers generated", n
+        ),
+    }[kind]()
 
 
 @admin_required
@@ -177,11 +191,11 @@ def sync_run(request, pk):
 
 
 NOTE_COLUMNS = {
-    "id": ("Message", "id"),
-    "created": ("Queued", "created_at"),
-    "status": ("Status", "status"),
-    "user": ("User", "user__username_key"),
-    "attempts": ("Attempts", "attempts"),
+    "id": (gettext_lazy("Message"), "id"),
+    "created": (gettext_lazy("Queued"), "created_at"),
+    "status": (gettext_lazy("Status"), "status"),
+    "user": (gettext_lazy("User"), "user__username_key"),
+    "attempts": (gettext_lazy("Attempts"), "attempts"),
 }
 
 
@@ -191,7 +205,9 @@ def notification_log(request):
     if request.method == "POST":
         ids = None if request.POST.get("all") == "1" else ids_of(request.POST.getlist("id"))
         n = services.retry_notifications(ids=ids, admin=request.admin)
-        messages.success(request, f"{n} message(s) queued again; the worker sends them now.")
+        messages.success(
+            request, _("%(n)s message(s) queued again; the worker sends them now.") % {"n": n}
+        )
         return redirect(f"{reverse('console:notifications')}?{request.GET.urlencode()}")
     status = request.GET.get("status", "")
     qs = OutboxMessage.objects.select_related("user")
@@ -216,11 +232,11 @@ def _audit_events(form):
 
 
 AUDIT_COLUMNS = {
-    "at": ("When", "id"),
-    "actor": ("Who", "actor"),
-    "door": ("Door", "door"),
-    "action": ("Action", "action"),
-    "target": ("Subject", "target"),
+    "at": (gettext_lazy("When"), "id"),
+    "actor": (gettext_lazy("Who"), "actor"),
+    "door": (gettext_lazy("Door"), "door"),
+    "action": (gettext_lazy("Action"), "action"),
+    "target": (gettext_lazy("Subject"), "target"),
 }
 
 

@@ -4,13 +4,15 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cardid import templating
 from cardid.access import guard, oidc
 from cardid.cards import rules
 from cardid.cards.models import ConversionRule
-from cardid.config.screens import PAGES
+from cardid.config import services as config
+from cardid.config.screens import LANGUAGE_TABS, PAGES
 from cardid.console import forms, services
 from cardid.console.views.base import (
     admin_required,
@@ -39,9 +41,9 @@ def options_page(request, slug):
             if form.is_valid():  # save() adds conflicts and refusals to the form
                 messages.success(
                     request,
-                    f"Applied: {len(changed)} option(s) changed."
+                    _("Applied: %(n)s option(s) changed.") % {"n": len(changed)}
                     if changed
-                    else "Nothing changed.",
+                    else _("Nothing changed."),
                 )
                 return redirect("console:options", slug=slug)
         return _options(request, page, form, status=400)
@@ -63,6 +65,7 @@ def _options(request, page, form, status=200, **extra):
         extra["rules"] = ConversionRule.objects.order_by("name")
     if page.slug == "notifications":
         extra["placeholders"] = templating.FIELDS
+        extra.update(_language_tabs(request, page))
     if page.slug == "sign-in":
         here = request.build_absolute_uri
         extra["redirect_portal"] = here(reverse("portal:sso-done"))
@@ -70,6 +73,21 @@ def _options(request, page, form, status=200, **extra):
         extra["after_logout_portal"] = here(reverse("portal:login"))
         extra["after_logout_console"] = here(reverse("console:login"))
     return render_page(request, "options.html", status=status, page=page, form=form, **extra)
+
+
+def _language_tabs(request, page) -> dict:
+    """The notification editor's tabs: one per language; the one shown is the chosen one,
+    else the first that is not the default language (whose text is the main one)."""
+    default = config.get("notify.default-language")
+    wanted = request.GET.get("lang", "")
+    if wanted not in LANGUAGE_TABS:
+        wanted = next(code for code in LANGUAGE_TABS if code != default)
+    titles = [title for title, _ in page.sections]
+    return {
+        "tabs": [(code, _(title)) for code, title in LANGUAGE_TABS.items()],
+        "tab": wanted,
+        "first_tab": titles.index(LANGUAGE_TABS["en"]),
+    }
 
 
 def _action_result(request, slug, template_block, status, **extra):
@@ -91,7 +109,7 @@ def unlock(request):
             address=request.POST.get("address", ""),
             admin=request.admin,
         )
-        messages.success(request, f"Unlocked ({n} counter(s) forgotten).")
+        messages.success(request, _("Unlocked (%(n)s counter(s) forgotten).") % {"n": n})
     except CardidError as e:
         messages.error(request, say(e))
     return redirect("console:options", slug="security")
@@ -158,10 +176,22 @@ def notification_preview(request):
     if form.is_valid():
         try:
             # The editor's text when the page sends it along (htmx), else the saved text.
+            language = form.cleaned_data["language"] or None
+            suffix = ""
+            if language and language != config.get("notify.default-language"):
+                suffix = f".{language}"
+            # A blank tab is the default language's text (saved or in the editor).
+            subject = request.POST.get(f"notify.card.subject{suffix}") or request.POST.get(
+                "notify.card.subject"
+            )
+            body = request.POST.get(f"notify.card.body{suffix}") or request.POST.get(
+                "notify.card.body"
+            )
             subject, body = notifications.preview(
                 username=form.cleaned_data["username"],
-                subject=request.POST.get("notify.card.subject"),
-                body=request.POST.get("notify.card.body"),
+                subject=subject,
+                body=body,
+                language=language,
             )
             extra.update(ok=True, subject=subject, body=body)
         except NotFound as e:
@@ -200,7 +230,10 @@ def rule_save(request):
                 chain=form.cleaned_data["chain"],
                 actor=request.admin.actor,
             )
-            messages.success(request, f"Rule {rule.name} saved: {rule.chain}")
+            messages.success(
+                request,
+                _("Rule %(name)s saved: %(chain)s") % {"name": rule.name, "chain": rule.chain},
+            )
             return redirect("console:options", slug="card-readers")
         except CardidError as e:
             form.add_error(e.field if e.field in form.fields else None, say(e))
@@ -213,7 +246,9 @@ def rule_save(request):
 def rule_delete(request):
     try:
         rules.delete_rule(name=request.POST.get("name", ""), actor=request.admin.actor)
-        messages.success(request, f"Rule {request.POST.get('name', '')} deleted.")
+        messages.success(
+            request, _("Rule %(name)s deleted.") % {"name": request.POST.get("name", "")}
+        )
     except CardidError as e:
         messages.error(request, say(e))
     return redirect("console:options", slug="card-readers")

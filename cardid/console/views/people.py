@@ -3,6 +3,8 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cardid.audit import selectors as audit_selectors
@@ -35,10 +37,10 @@ def _add_error(form, e: CardidError) -> None:
 # -- users -------------------------------------------------------------------------------------
 
 USER_COLUMNS = {
-    "username": ("Username", "username_key"),
-    "name": ("Full name", "full_name"),
-    "department": ("Department", "department"),
-    "source": ("Source", "source"),
+    "username": (gettext_lazy("Username"), "username_key"),
+    "name": (gettext_lazy("Full name"), "full_name"),
+    "department": (gettext_lazy("Department"), "department"),
+    "source": (gettext_lazy("Source"), "source"),
 }
 
 
@@ -141,7 +143,7 @@ def user_numbers(request, pk):
                 changes={s: form.cleaned_data[s].strip() or None for s in ("primary", "secondary")},
                 actor=request.admin.actor,
             )
-            messages.success(request, "Card/ID numbers saved.")
+            messages.success(request, _("Card/ID numbers saved."))
             return redirect("console:user", pk=pk)
         except CardidError as e:
             _add_error(form, e)
@@ -159,8 +161,15 @@ def user_generate(request, pk):
             return _confirm(
                 request,
                 user,
-                question=f"Replace {user.username}'s {slot} number with a new random one?",
-                button=f"Replace the {slot} number",
+                question=(
+                    _("Replace %(name)s's secondary number with a new random one?")
+                    if slot == "secondary"
+                    else _("Replace %(name)s's primary number with a new random one?")
+                )
+                % {"name": user.username},
+                button=_("Replace the secondary number")
+                if slot == "secondary"
+                else _("Replace the primary number"),
                 action=reverse("console:user-generate", args=[pk]),
                 fields={"slot": slot, "notify": "on" if form.cleaned_data["notify"] else ""},
             )
@@ -173,7 +182,12 @@ def user_generate(request, pk):
                 notify=form.cleaned_data["notify"],
             )
             if result.issued == 1:
-                messages.success(request, f"A new random {slot} number was issued.")
+                messages.success(
+                    request,
+                    _("A new random secondary number was issued.")
+                    if slot == "secondary"
+                    else _("A new random primary number was issued."),
+                )
                 return redirect("console:user", pk=pk)
             form.add_error(
                 "slot", result.refused or "; ".join(result.messages) or "no number was issued"
@@ -192,16 +206,33 @@ def user_clear(request, pk):
         return _confirm(
             request,
             user,
-            question=f"Clear {user.username}'s {slot} number?",
-            button=f"Clear the {slot} number",
+            question=(
+                _("Clear %(name)s's secondary number?")
+                if slot == "secondary"
+                else _("Clear %(name)s's primary number?")
+            )
+            % {"name": user.username},
+            button=_("Clear the secondary number")
+            if slot == "secondary"
+            else _("Clear the primary number"),
             action=reverse("console:user-clear", args=[pk]),
             fields={"slot": slot},
         )
     try:
         if cards.clear_number(username=user.username, slot=slot, actor=request.admin.actor):
-            messages.success(request, f"The {slot} number was cleared.")
+            messages.success(
+                request,
+                _("The secondary number was cleared.")
+                if slot == "secondary"
+                else _("The primary number was cleared."),
+            )
         else:
-            messages.info(request, f"There was no {slot} number to clear.")
+            messages.info(
+                request,
+                _("There was no secondary number to clear.")
+                if slot == "secondary"
+                else _("There was no primary number to clear."),
+            )
     except CardidError as e:
         messages.error(request, say(e))
     return redirect("console:user", pk=pk)
@@ -215,16 +246,17 @@ def _confirm(request, user: User, *, question: str, button: str, action: str, fi
     """Ask before a change that cannot be undone: the number leaves the user and is retired."""
     days = config.get("cards.retired-quarantine-days")
     retired = (
-        "It is retired: it will never be generated again."
+        _("It is retired: it will never be generated again.")
         if days < 0
-        else f"It is retired: it will not be generated again for {days} days."
+        else _("It is retired: it will not be generated again for %(days)s days.") % {"days": days}
     )
     return render_page(
         request,
         "confirm.html",
         user_=user,
         question=question,
-        consequence=f"The current number stops working at terminals at once. {retired}",
+        consequence=_("The current number stops working at terminals at once. %(retired)s")
+        % {"retired": retired},
         button=button,
         action=action,
         fields=fields,
@@ -246,7 +278,9 @@ def user_pin(request, pk):
                 cards.set_pin(
                     username=user.username, pin=None if remove else pin, actor=request.admin.actor
                 )
-                messages.success(request, "The PIN was removed." if remove else "The PIN was set.")
+                messages.success(
+                    request, _("The PIN was removed.") if remove else _("The PIN was set.")
+                )
                 return redirect("console:user", pk=pk)
             except CardidError as e:
                 form.add_error("pin", say(e))
@@ -286,18 +320,19 @@ def users_import_apply(request):
     reviewed = request.session.pop(IMPORT_KEY, None)
     data = services.take_upload(reviewed["upload"]) if reviewed else None
     if data is None:
-        messages.error(request, "There is no reviewed import to apply: choose the file again.")
+        messages.error(request, _("There is no reviewed import to apply: choose the file again."))
         return redirect("console:users-import")
     try:
         plan = transfer.import_reviewed(
             data=data, expect=reviewed["figures"], actor=request.admin.actor
         )
     except CardidError as e:
-        messages.error(request, f"Nothing was imported: {say(e)}")
+        messages.error(request, _("Nothing was imported: %(why)s") % {"why": say(e)})
         return redirect("console:users-import")
     messages.success(
         request,
-        f"Imported: {plan.changed:,} user(s) got new numbers, {plan.unchanged:,} already had them.",
+        _("Imported: %(changed)s user(s) got new numbers, %(unchanged)s already had them.")
+        % {"changed": f"{plan.changed:,}", "unchanged": f"{plan.unchanged:,}"},
     )
     return redirect("console:users-import")
 
@@ -312,7 +347,10 @@ def users_export(request):
 
 # -- groups and Bulk User Actions ------------------------------------------------------------
 
-GROUP_COLUMNS = {"name": ("Group", "name_key"), "members": ("Members", "member_count")}
+GROUP_COLUMNS = {
+    "name": (gettext_lazy("Group"), "name_key"),
+    "members": (gettext_lazy("Members"), "member_count"),
+}
 
 
 @admin_required

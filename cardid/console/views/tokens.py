@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cardid.access import guard, tokens
@@ -57,7 +58,9 @@ def api_tokens(request):
 def api_token_revoke(request):
     try:
         tokens.revoke(name=request.POST.get("name", ""), actor=request.admin.actor)
-        messages.success(request, f"Token {request.POST.get('name', '')} revoked.")
+        messages.success(
+            request, _("Token %(name)s revoked.") % {"name": request.POST.get("name", "")}
+        )
     except CardidError as e:
         messages.error(request, say(e))
     return redirect("console:tokens")

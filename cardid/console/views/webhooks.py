@@ -3,6 +3,8 @@
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cardid.console import forms
@@ -13,12 +15,16 @@ from cardid.outbound import services as outbound
 from cardid.outbound.models import Delivery
 
 COLUMNS = {
-    "id": ("Message", "id"),
-    "created": ("Queued", "created_at"),
-    "status": ("Status", "status"),
-    "user": ("User", "user_key"),
+    "id": (gettext_lazy("Message"), "id"),
+    "created": (gettext_lazy("Queued"), "created_at"),
+    "status": (gettext_lazy("Status"), "status"),
+    "user": (gettext_lazy("User"), "user_key"),
 }
-LANES = {"": "Everything", "webhooks": "Webhooks", "directory": "Directory write-back"}
+LANES = {
+    "": gettext_lazy("Everything"),
+    "webhooks": gettext_lazy("Webhooks"),
+    "directory": gettext_lazy("Directory write-back"),
+}
 
 
 @admin_required
@@ -47,7 +53,9 @@ def webhooks(request):
     elif request.method == "POST":
         ids = None if request.POST.get("all") == "1" else ids_of(request.POST.getlist("id"))
         n = outbound.retry(ids=ids, actor=request.admin.actor)
-        messages.success(request, f"{n} message(s) queued again; the worker delivers them now.")
+        messages.success(
+            request, _("%(n)s message(s) queued again; the worker delivers them now.") % {"n": n}
+        )
         return redirect(f"{reverse('console:webhooks')}?{request.GET.urlencode()}")
     state = request.GET.get("status", "")
     lane = request.GET.get("lane", "")
@@ -83,8 +91,9 @@ def webhook_remove(request):
         dropped = outbound.remove_webhook(url=url, actor=request.admin.actor)
         messages.success(
             request,
-            "Webhook removed"
-            + (f"; {dropped} undelivered message(s) dropped." if dropped else "."),
+            _("Webhook removed; %(n)s undelivered message(s) dropped.") % {"n": dropped}
+            if dropped
+            else _("Webhook removed."),
         )
     except CardidError as e:
         messages.error(request, say(e))
