@@ -185,3 +185,69 @@ def test_every_text_on_a_page_is_marked_for_translation():
             if not _NOT_WORDS.match(line) and re.search(r"[A-Za-z]{2,}", line):
                 unmarked.append(f"{template.relative_to(ROOT)}: {line.strip()[:70]!r}")
     assert unmarked == []
+
+
+CONSOLE = {
+    "en": ("Dashboard", "Log out"),
+    "de": ("Übersicht", "abmelden"),
+    "fr": ("Tableau de bord", "Déconnecter"),
+    "es": ("Panel", "Cerrar la sesión"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", CONSOLE)
+def test_the_console_speaks_the_browsers_language(console, language):
+    page = console.get("/admin/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert f'<html lang="{language}">' in page
+    for words in CONSOLE[language]:
+        assert words in page
+    options = console.get("/admin/options/sync", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert {
+        "en": "Sync source",
+        "de": "Synchronisationsquelle",
+        "fr": "Source de synchronisation",
+    }.get(language, "Fuente de sincronización") in options
+
+
+@pytest.mark.django_db
+def test_dates_and_numbers_follow_the_language(console):
+    User.objects.bulk_create(
+        [User(username=f"u{i}", username_key=f"u{i}") for i in range(1234)], batch_size=500
+    )
+    assert "1,234" in console.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "1.234" in console.get("/admin/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    french = console.get("/admin/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert re.search("1[\u00a0\u202f]234", french)  # a (narrow) no-break space
+
+
+@pytest.mark.django_db
+def test_the_notification_editor_has_a_tab_per_language_and_previews_the_chosen_one(console):
+    make_user(username="anna", language="fr")
+    page = console.get("/admin/options/notifications?lang=de").content.decode()
+    for tab in ("In English", "In German", "In French", "In Spanish"):
+        assert tab in page
+    assert 'id="tab-de"' in page and 'id="tab-fr" hidden' in page
+    r = console.post(
+        "/admin/options/notifications/preview",
+        {"username": "anna", "language": "de", "notify.card.subject.de": "Hallo %user%"},
+    )
+    assert 'id="preview-subject">Hallo anna<' in r.content.decode()
+    r = console.post("/admin/options/notifications/preview", {"username": "anna"})
+    assert "Votre nouveau numéro de carte/ID" in r.content.decode()  # anna's own language
+
+
+@pytest.mark.django_db
+def test_a_users_language_comes_from_the_file_source(tmp_path):
+    from cardid.sync import engine
+
+    f = tmp_path / "users.csv"
+    f.write_text("username,language\nanna,fr_CA\nbob,xx-unknown\ncy,\n")
+    for k, v in {"sync.source": "file", "sync.file.path": str(f)}.items():
+        config.set_value(key=k, raw=v, actor=ADMIN)
+    assert engine.run(actor=ADMIN).ok
+    langs = dict(User.objects.values_list("username", "language"))
+    assert langs == {"anna": "fr", "bob": "xx", "cy": ""}
+    f.write_text("username,language\nanna,es\nbob,xx-unknown\ncy,\n")
+    result = engine.run(actor=ADMIN)
+    assert result.counts["updated"] == 1 and User.objects.get(username="anna").language == "es"
