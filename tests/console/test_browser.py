@@ -470,3 +470,38 @@ def _some_deliveries(user) -> None:
         "insufficientAccessRights",
         created_at=now,
     )
+
+
+def test_the_language_switch_and_german_pages_on_a_phone(server, page):
+    """The switch on every page changes the language and it stays; German, whose words are
+    long, fits a 390 px screen on the main pages of the console and the portal."""
+    ann = make_user(username="ann", full_name="Ann Smith")
+    give_number(ann, "31415926")
+    log_in(page, server)
+    page.get_by_role("button", name="Deutsch").click()
+    expect(page.get_by_role("heading", name="Übersicht")).to_be_visible()
+    assert page.locator("html").get_attribute("lang") == "de"
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in (
+        "/admin/",
+        f"/admin/users/{ann.pk}/",
+        "/admin/options/sync",
+        "/admin/options/notifications",
+        "/admin/options/sign-in",
+        "/admin/webhooks",
+        "/admin/groups/bulk",
+    ):
+        page.goto(f"{server}{path}")
+        assert page.locator("html").get_attribute("lang") == "de"
+        wide = overflowing(page)
+        assert not wide, f"{path} in German: wider than a 390 px screen: {wide}"
+    screenshot(page, "console-de-notifications-390")
+    page.goto(f"{server}/admin/options/notifications")
+    screenshot(page, "console-de-notifications-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    screenshot(page, "console-de-notifications")
+    page.goto(f"{server}/user/login")
+    expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
+    page.get_by_role("button", name="Français").click()
+    expect(page.get_by_role("heading", name="Se connecter")).to_be_visible()
+    screenshot(page, "portal-fr-login")

@@ -358,3 +358,24 @@ def test_a_connection_dropped_mid_search_changes_nothing(tmp_path):
     finally:
         proxy.close()
         server.stop()
+
+
+def test_the_users_language_comes_from_preferred_language(tmp_path):
+    server = L.Slapd(
+        tmp_path / "slapd",
+        L.base_ldif()
+        + L.person("ann", "Ann Smith", preferredLanguage="de-AT")
+        + L.person("bob", "Bob Jones"),
+    ).start()
+    try:
+        configure(server.url)
+        assert sync().ok
+        assert dict(User.objects.values_list("username", "language")) == {"ann": "de", "bob": ""}
+        server.modify(
+            "dn: uid=bob,ou=people,dc=example,dc=org\nchangetype: modify\n"
+            "add: preferredLanguage\npreferredLanguage: fr\n"
+        )
+        assert sync().counts["updated"] == 1
+        assert User.objects.get(username="bob").language == "fr"
+    finally:
+        server.stop()
