@@ -7,6 +7,7 @@ import logging
 
 from django.db import InterfaceError, OperationalError, close_old_connections
 from django.http import HttpResponse, JsonResponse
+from django.middleware.locale import LocaleMiddleware
 
 from cardid import env
 
@@ -126,3 +127,20 @@ def client_of(meta: dict, trusted: list) -> str:
                 except ValueError:
                     return peer  # not an address: the request stays the proxy's
     return peer
+
+
+class Locale(LocaleMiddleware):
+    """Django's LocaleMiddleware for the pages people read; the machine interfaces (the API,
+    XML-RPC, health and metrics) answer the same whatever the browser's language, without
+    Content-Language or Vary, as the terminals' own door does (cardid.api.terminals)."""
+
+    MACHINE = ("/api/", "/rpc/", "/healthz", "/metrics")
+
+    def process_request(self, request):
+        if not request.path.startswith(self.MACHINE):
+            super().process_request(request)
+
+    def process_response(self, request, response):
+        if request.path.startswith(self.MACHINE):
+            return response
+        return super().process_response(request, response)

@@ -185,7 +185,9 @@ def test_notification_settings_test_mail_and_a_notified_bulk_action(server, page
         page.get_by_label("Port").fill(str(mail.port))
         page.get_by_label("Sender address").fill("cards@example.org")
         page.get_by_label("Notify users when an administrator generates their number").check()
-        page.get_by_label("Subject").fill("Your card for %full_name%")
+        page.get_by_role("group", name="Card/ID Number Notification").get_by_label("Subject").fill(
+            "Your card for %full_name%"
+        )
         page.get_by_role("button", name="Apply", exact=True).click()
         expect(page.get_by_role("status").first).to_contain_text("Applied")
         accessible(page)
