@@ -129,6 +129,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# Dates as each language writes them (English: the ISO form), cardid/formats/<lang>.
+FORMAT_MODULE_PATH = ["cardid.formats"]
 # The languages of the console, the portal and the e-mails (SPEC §12); .po files in
 # cardid/locale, compiled by ./dev (python -m cardid.locales).
 LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]

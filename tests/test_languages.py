@@ -219,6 +219,20 @@ def test_dates_and_numbers_follow_the_language(console):
     assert "1.234" in console.get("/admin/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
     french = console.get("/admin/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert re.search("1[\u00a0\u202f]234", french)  # a (narrow) no-break space
+    from datetime import UTC, datetime
+
+    from cardid.directory.models import SyncRun
+
+    at = datetime(2026, 11, 30, 14, 5, tzinfo=UTC)
+    SyncRun.objects.create(source="file", started_at=at, actor="t", status="succeeded")
+    for language, written in (
+        ("en", "2026-11-30 14:05"),
+        ("de", "30.11.2026 14:05"),
+        ("fr", "30/11/2026 14:05"),
+        ("es", "30/11/2026 14:05"),
+    ):
+        page = console.get("/admin/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        assert written in page, language
 
 
 @pytest.mark.django_db
