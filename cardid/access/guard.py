@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Min, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from cardid import db, keyed
 from cardid.access.models import LookupCounter
@@ -290,6 +291,17 @@ def failed(kind: str, *, client: str, subject: str = "", account: str = "") -> b
 def succeeded(kind: str, *, client: str, subject: str) -> None:
     """The right credentials: this subject's failures from this client are forgiven."""
     LookupCounter.objects.filter(key=_keys(kind, subject, client)["pair"]).delete()
+
+
+def login_lock_words(locked: Locked) -> str:
+    """A log-in page's words for a lock, in the reader's language."""
+    n = locked.retry_after
+    if n < 90:
+        wait = ngettext("%(n)s second", "%(n)s seconds", n) % {"n": n}
+    else:
+        minutes = (n + 59) // 60
+        wait = ngettext("%(n)s minute", "%(n)s minutes", minutes) % {"n": minutes}
+    return gettext("too many failed log-ins; try again in %(wait)s") % {"wait": wait}
 
 
 def _words(seconds: int) -> str:

@@ -94,7 +94,7 @@ def login(request):
                 address=request.META.get("REMOTE_ADDR", ""),
             )
         except guard.Locked as e:
-            error, locked = str(e), e
+            error, locked = guard.login_lock_words(e), e
         except CardidError as e:
             error = str(e)
         else:

@@ -44,7 +44,7 @@ def login(request):
         except passwords.LoginRefused as e:
             error = say(e)
         except guard.Locked as e:
-            error, locked = say(e), e
+            error, locked = guard.login_lock_words(e), e
         else:
             return _signed_in(request, admin, target=request.GET.get("next", ""))
     status = 429 if locked else 400 if request.method == "POST" else 200
