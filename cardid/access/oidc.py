@@ -186,7 +186,8 @@ def finish(request, *, door: str) -> Identity:
     except JoseError as e:
         raise SignInError(f"the ID token from {s.name} was refused: {_jose_words(e)}") from None
     except AuthlibBaseError as e:
-        words = e.description or e.error or type(e).__name__
+        # The provider's words, which come back in the URL: kept short.
+        words = (e.description or e.error or type(e).__name__)[:200]
         raise SignInError(f"{s.name} did not sign you in: {words}") from None
     except requests.RequestException as e:
         raise SignInError(f"{s.name} cannot be reached ({_reason(e)})") from None
