@@ -98,6 +98,8 @@ class Command(CardidCommand):
         if format == "json":
             self.print_json(rows)
             return
+        if not rows:
+            self.note("no deliveries" + (f" {status}" if status else "") + " yet")
         for r in rows:
             self.stdout.write(
                 f"{r['id']}\t{r['status']}\t{r['to']}\t{r['event']}\t{r['user']}\t"
