@@ -99,7 +99,7 @@ class Command(CardidCommand):
             self.print_json(rows)
             return
         if not rows:
-            self.note("no deliveries" + (f" {status}" if status else "") + " yet")
+            self.note(f"no {status} deliveries" if status else "no deliveries yet")
         for r in rows:
             self.stdout.write(
                 f"{r['id']}\t{r['status']}\t{r['to']}\t{r['event']}\t{r['user']}\t"
