@@ -95,6 +95,10 @@ TEXT_KEYS = (
 )
 
 
+# The texts an administrator writes (every TEXT_KEYS but the default language's name).
+BODIES = frozenset(k for k in TEXT_KEYS if k != "notify.default-language")
+
+
 def texts_for(language: str, t: dict) -> tuple[str, str, str]:
     """(language, subject, body) of the notification to a user of `language`: their
     language's texts when cardid has that language and they are not blank, else the default
@@ -140,29 +144,23 @@ def render_for(user: User, slot: str, subject: str, body: str) -> tuple[str, str
 def preview(
     *,
     username: str,
-    subject: str | None = None,
-    body: str | None = None,
+    drafts: dict[str, str] | None = None,
     slot: str = "primary",
     language: str | None = None,
 ) -> tuple[str, str]:
-    """The notification as `username` would get it (with the given or the saved templates);
-    in `language` when given (the console's tab), else in the user's own."""
+    """The notification as `username` would get it, in `language` when given (the console's
+    tab), else in the user's own. `drafts`: texts from the editor, by option key
+    (notify.card.subject, notify.card.body.de …), over the saved ones; a blank one falls
+    back as a blank saved one does."""
     user = get_user(username)
+    texts = config.get_many(*TEXT_KEYS)
+    texts.update({k: v for k, v in (drafts or {}).items() if k in BODIES})
+    _, subject, body = texts_for(language if language is not None else user.language, texts)
     for text, one in ((subject, True), (body, False)):
-        if text is not None:
-            problem = templating.check(text, one_line=one)
-            if problem:
-                raise Invalid(problem)
-    saved = config.get_many(*TEXT_KEYS)
-    _, saved_subject, saved_body = texts_for(
-        language if language is not None else user.language, saved
-    )
-    return render_for(
-        user,
-        slot,
-        subject if subject is not None else saved_subject,
-        body if body is not None else saved_body,
-    )
+        problem = templating.check(text, one_line=one)
+        if problem:
+            raise Invalid(problem)
+    return render_for(user, slot, subject, body)
 
 
 # -- delivery ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import standardwebhooks
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.utils import timezone
@@ -70,12 +71,6 @@ ROW = (
     "lease_token",
     "created_at",
 )
-
-
-def _data_dir():
-    from django.conf import settings
-
-    return settings.DATA_DIR
 
 
 # -- queueing (in the transaction of the change) ---------------------------------------------
@@ -267,7 +262,7 @@ def add_webhook(*, url: str, events=None, include_number: bool = False, actor: A
                     url=target.url,
                     events=chosen,
                     include_number=include_number,
-                    secret=secretbox.seal(secret, _data_dir()),
+                    secret=secretbox.seal(secret, settings.DATA_DIR),
                     created_by=actor.name[:200],
                 )
         except IntegrityError:
@@ -438,7 +433,7 @@ def _post_all(
 ) -> None:
     hook = rows[0].webhook
     try:
-        secret = secretbox.open_(hook.secret, _data_dir())
+        secret = secretbox.open_(hook.secret, settings.DATA_DIR)
     except secretbox.SecretError as e:
         _retry(rows, f"the webhook's signing secret cannot be opened: {e}", report)
         return
@@ -549,15 +544,16 @@ def retry(*, ids: list[int] | None = None, actor: Actor) -> int:
     return n
 
 
-def deliveries(*, status: str | None = None, lane: str | None = None, limit: int = 100):
+def deliveries(*, status: str | None = None, lane: str | None = None):
+    """The delivery log, newest first: by status, and by lane ("webhooks", "directory")."""
     qs = Delivery.objects.select_related("webhook").order_by("-id")
-    if status:
+    if status in Status.values:
         qs = qs.filter(status=status)
     if lane == "directory":
         qs = qs.filter(lane=Delivery.DIRECTORY)
     elif lane == "webhooks":
         qs = qs.exclude(lane=Delivery.DIRECTORY)
-    return list(qs[:limit])
+    return qs
 
 
 def counts() -> dict[str, dict[str, int]]:

@@ -175,23 +175,11 @@ def notification_preview(request):
     extra = {"preview_form": form, "box": "preview-result"}
     if form.is_valid():
         try:
-            # The editor's text when the page sends it along (htmx), else the saved text.
-            language = form.cleaned_data["language"] or None
-            suffix = ""
-            if language and language != config.get("notify.default-language"):
-                suffix = f".{language}"
-            # A blank tab is the default language's text (saved or in the editor).
-            subject = request.POST.get(f"notify.card.subject{suffix}") or request.POST.get(
-                "notify.card.subject"
-            )
-            body = request.POST.get(f"notify.card.body{suffix}") or request.POST.get(
-                "notify.card.body"
-            )
+            # The editor's texts when the page sends them along (htmx), else the saved ones.
             subject, body = notifications.preview(
                 username=form.cleaned_data["username"],
-                subject=subject,
-                body=body,
-                language=language,
+                drafts={k: v for k, v in request.POST.items() if k in notifications.TEXT_KEYS},
+                language=form.cleaned_data["language"] or None,
             )
             extra.update(ok=True, subject=subject, body=body)
         except NotFound as e:

@@ -59,13 +59,7 @@ def webhooks(request):
         return redirect(f"{reverse('console:webhooks')}?{request.GET.urlencode()}")
     state = request.GET.get("status", "")
     lane = request.GET.get("lane", "")
-    qs = Delivery.objects.select_related("webhook")
-    if state in Delivery.Status.values:
-        qs = qs.filter(status=state)
-    if lane == "directory":
-        qs = qs.filter(lane=Delivery.DIRECTORY)
-    elif lane == "webhooks":
-        qs = qs.exclude(lane=Delivery.DIRECTORY)
+    qs = outbound.deliveries(status=state, lane=lane)
     counts = outbound.counts()
     return render_page(
         request,

@@ -93,7 +93,7 @@ class Command(CardidCommand):
                 ),
                 "error": d.last_error,
             }
-            for d in services.deliveries(status=status, limit=limit)
+            for d in services.deliveries(status=status)[:limit]
         ]
         if format == "json":
             self.print_json(rows)
