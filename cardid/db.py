@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from psycopg import Cursor as ServerCursor
 
 
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
@@ -109,12 +108,20 @@ def fetch_one(sql: str, params: Sequence = ()) -> tuple | None:
         # On PostgreSQL a cursor that binds on the server, so that psycopg prepares a
         # statement run often (its fifth run on a connection on): the server parses and
         # plans a terminal's look-up once, not at every swipe.
-        cursor = conn.connection.cursor() if sqlite else ServerCursor(conn.connection)
+        cursor = conn.connection.cursor() if sqlite else _server_cursor(conn.connection)
         try:
             cursor.execute(_qmarks(sql) if sqlite else sql, params)
             return cursor.fetchone()
         finally:
             cursor.close()
+
+
+def _server_cursor(raw):
+    # psycopg is imported here, not at start-up: on PostgreSQL Django's backend has loaded
+    # it already; on SQLite it is never needed.
+    from psycopg import Cursor
+
+    return Cursor(raw)
 
 
 @functools.lru_cache(maxsize=256)

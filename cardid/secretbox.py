@@ -7,9 +7,8 @@ secret. `cardid secrets rotate` re-encrypts them with a new key."""
 import os
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-
 PREFIX = "fernet:"
+# cryptography is imported where a secret is sealed or opened, not at every start-up.
 
 
 class SecretError(ValueError):
@@ -32,6 +31,8 @@ def keys(data_dir: Path) -> list[bytes]:
         return [k.strip().encode() for k in env.split(",") if k.strip()]
     path = key_path(data_dir)
     if not path.exists():
+        from cryptography.fernet import Fernet
+
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -43,6 +44,8 @@ def seal(plain: str, data_dir: Path) -> str:
     """The stored form of a secret ("" stays "": not set)."""
     if not plain:
         return ""
+    from cryptography.fernet import Fernet, MultiFernet
+
     return (
         PREFIX + MultiFernet([Fernet(k) for k in keys(data_dir)]).encrypt(plain.encode()).decode()
     )
@@ -53,6 +56,8 @@ def open_(stored: str, data_dir: Path) -> str:
     is (and sealed at the next rotation)."""
     if not stored or not stored.startswith(PREFIX):
         return stored
+    from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
     try:
         return (
             MultiFernet([Fernet(k) for k in keys(data_dir)])
@@ -69,6 +74,8 @@ def open_(stored: str, data_dir: Path) -> str:
 def rotate(stored_values: list[str], data_dir: Path) -> tuple[list[str], Path]:
     """A new key first in the key file (the old ones kept to read what is not yet
     re-encrypted), and the values re-encrypted with it; returns them and the key file."""
+    from cryptography.fernet import Fernet, MultiFernet
+
     path = key_path(data_dir)
     old = keys(data_dir)
     new = Fernet.generate_key()

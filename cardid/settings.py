@@ -1,5 +1,6 @@
 """Django settings for cardid; every deployment choice comes from cardid.env."""
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -28,8 +29,6 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_htmx",
     "django_tasks_db",
-    # The API docs page with its own Swagger UI files (nothing from a CDN).
-    "ninja",
     "cardid.config",
     "cardid.audit",
     "cardid.directory",
@@ -62,14 +61,18 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The API docs page with django-ninja's own Swagger UI files (nothing from a CDN): its
+# templates and static files by their place, not as an app — importing ninja (and pydantic)
+# at every start of every command would cost more than the rest of cardid's start-up.
+NINJA = Path(importlib.util.find_spec("ninja").submodule_search_locations[0])
 ROOT_URLCONF = "cardid.urls"
 WSGI_APPLICATION = "cardid.wsgi.application"
 
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # Templates every door shares (the language switch).
-        "DIRS": [Path(__file__).resolve().parent / "templates"],
+        # Templates every door shares (the language switch); django-ninja's docs page.
+        "DIRS": [Path(__file__).resolve().parent / "templates", NINJA / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -143,6 +146,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [NINJA / "static"]
 # No STATIC_ROOT: WhiteNoise serves the files from the apps themselves (no collectstatic).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

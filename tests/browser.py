@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.environment import Missing
+
 # Playwright's sync API keeps an event loop running in this thread; the ORM calls a test
 # makes between page actions are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -20,22 +22,28 @@ NEEDS_CHROMIUM = pytest.mark.skipif(
 
 @contextmanager
 def chromium_page(viewport=(1280, 900), args: tuple[str, ...] = ()):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Error, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                *args,
-            ],
-        )
+        try:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    *args,
+                ],
+            )
+        except Error as e:
+            first = str(e).strip().splitlines()[0]
+            raise Missing(
+                f"Chromium ({CHROMIUM}) did not start: {first}; apt-get install chromium"
+            ) from None
         page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         page.set_default_timeout(30_000)
         try:

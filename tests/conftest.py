@@ -6,6 +6,7 @@ import socket
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -13,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from tests.console.conftest import PASSWORD as CONSOLE_PASSWORD
+from tests.environment import IN_CI, Missing
 
 ON_POSTGRES_RUN = os.environ.get("CARDID_TEST_POSTGRES") == "1"
 
@@ -43,12 +45,49 @@ def pytest_collection_modifyitems(config, items):
         if problem:
             raise pytest.UsageError(f"the PostgreSQL pass cannot run: {problem}")
     elif connection.vendor != "postgresql":
-        skip = pytest.mark.skip(
-            reason="needs PostgreSQL: runs in the PostgreSQL pass of ./dev test"
+        # Not skipped (a skip under CI is a failure): these run in the PostgreSQL pass.
+        later = [item for item in items if "postgres_only" in item.keywords]
+        if later:
+            config.hook.pytest_deselected(items=later)
+            items[:] = [item for item in items if "postgres_only" not in item.keywords]
+            config.stash[_LEFT_FOR_POSTGRES] = len(later)
+
+
+_LEFT_FOR_POSTGRES = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    later = config.stash.get(_LEFT_FOR_POSTGRES, 0)
+    if later:
+        terminalreporter.write_line(
+            f"{later} test(s) need PostgreSQL: they run in the PostgreSQL pass of ./dev test"
         )
-        for item in items:
-            if "postgres_only" in item.keywords:
-                item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A missing part of the environment is one line; under CI a skip is a failure."""
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(Missing):
+        report.longrepr = f"{item.nodeid}: the test environment lacks something: " + str(
+            call.excinfo.value
+        )
+    elif IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: skipped under CI, which is a failure (CI=true): {reason}"
+    return report
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config, specs):
+    """Parallel runs (pytest-xdist): each worker its own data dir — its own SQLite test
+    database, keys and metrics files — set before the worker reads Django's settings
+    (PostgreSQL test databases get the worker's suffix from pytest-django)."""
+    base = Path(os.environ.get("CARDID_DATA_DIR") or Path(__file__).parents[1] / "var" / "test")
+    for i, spec in enumerate(specs):
+        spec.env["CARDID_DATA_DIR"] = str(base / f"gw{i}")
+        spec.env["PROMETHEUS_MULTIPROC_DIR"] = str(base / f"gw{i}" / "metrics")
 
 
 @dataclass

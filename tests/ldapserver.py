@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import free_port
+from tests.environment import Missing
 
 SUFFIX = "dc=example,dc=org"
 ADMIN_DN = f"cn=admin,{SUFFIX}"
@@ -140,11 +141,11 @@ class Slapd:
                     return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(
+                    raise Missing(
                         "slapd did not start: " + self.proc.stderr.read().decode()
                     ) from None
                 time.sleep(0.05)
-        raise RuntimeError("slapd did not open its port in time")
+        raise Missing("slapd did not open its port within 20 s")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -19,6 +19,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from tests.conftest import free_port
+from tests.environment import Missing
 
 HERE = Path(__file__).resolve().parent / "oidc"
 CLIENT_ID, CLIENT_SECRET = "cardid", "cardid-client-secret-for-tests"
@@ -80,7 +81,7 @@ class Provider:
                     break
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(
+                    raise Missing(
                         "oidc-provider did not start: " + self.proc.stderr.read().decode()
                     ) from None
                 time.sleep(0.05)

@@ -7,12 +7,13 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import free_port
+from tests.environment import Missing
 
 
 def postgres_bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not found:
-        raise RuntimeError(f"{name} not found: apt-get install postgresql")
+        raise Missing(f"{name} not found: apt-get install postgresql")
     return found[-1]
 
 

@@ -1,10 +1,13 @@
 """The REST API under /api/v1/ (django-ninja): thin handlers over the services."""
 
+import json
 from typing import Literal
 
 from django.db import OperationalError
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import render
 from ninja import Field, NinjaAPI, Query, Schema
+from ninja.openapi.docs import Swagger
 from ninja.security import HttpBearer
 
 from cardid.access import guard, tokens
@@ -22,11 +25,25 @@ from cardid.errors import CardidError, Conflict, Invalid, NotFound, Refused
 from cardid.jobs.models import Job
 from cardid.sync import services as sync
 
+
+class OwnSwagger(Swagger):
+    """The docs page with django-ninja's own Swagger UI files, served by cardid (nothing from
+    a CDN). ninja picks its CDN page unless it is an installed app; cardid finds its
+    templates and static files by place instead (settings.NINJA), so that no process imports
+    ninja and pydantic before it serves the API."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs) -> HttpResponse:
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {"swagger_settings": json.dumps(self.settings, indent=1), "api": api}
+        return render(request, self.template, context)
+
+
 api = NinjaAPI(
     title="cardid",
     version="1",
     urls_namespace="api-v1",
     description="Card/ID numbers: users, numbers, generation, look-up, sync.",
+    docs=OwnSwagger(),
 )
 
 

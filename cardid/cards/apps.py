@@ -7,8 +7,7 @@ class CardsConfig(AppConfig):
     verbose_name = "Card/ID numbers"
 
     def ready(self) -> None:
-        from cardid.cards import jobs
         from cardid.jobs import runner
 
-        runner.register("generate", jobs.generate)
-        runner.register("print", jobs.print_cards)
+        runner.register("generate", "cardid.cards.jobs.generate")
+        runner.register("print", "cardid.cards.jobs.print_cards")

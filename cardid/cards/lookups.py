@@ -7,10 +7,9 @@ from cardid.audit.actor import Actor
 from cardid.cards import numbers, rules, selectors
 from cardid.cards.services import verify_pin
 from cardid.directory.models import User
-from cardid.telemetry import LOOKUPS
+from cardid.telemetry import count_lookup
 
 GUARD = Actor("look-up protection", "system")
-FOUND, NOT_FOUND, REFUSED = (LOOKUPS.labels(r) for r in ("found", "not_found", "refused"))
 
 
 def _match(number: str, pin: str | None) -> tuple[User | None, User | None]:
@@ -49,12 +48,12 @@ def lookup(
         failures, holder = selectors.find_owner_with(number, gate.sqls, gate.params)
         gate.passes(failures)
     except guard.Locked:
-        REFUSED.inc()
+        count_lookup("refused")
         raise
     # A wrong PIN, and no such number, take the same work: the time tells nothing.
     right = pin is None or verify_pin(holder, pin)
     user = holder if holder is not None and holder.enabled and right else None
-    (FOUND if user else NOT_FOUND).inc()
+    count_lookup("found" if user else "not_found")
     if user is None:
         guard.failed("lookup", client=client)
         if pin is not None and key:

@@ -20,6 +20,7 @@ from django.db import (
 )
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from cardid.config import services as config
 from cardid.errors import CardidError, NotFound
@@ -30,16 +31,17 @@ Status = Job.Status
 MAX_TAKEOVERS = 5  # a job that kills its worker every time fails after this many
 
 Report = Callable[..., None]
-# kind -> function(job, report); a function reports progress by calling report(done=,
-# total=, counts=, messages=, cursor=) and raises CardidError to fail in words. Reported in
-# the transaction of a unit of work, the cursor commits with it: a job taken over resumes
-# after the last committed unit. The apps that own the work register their kinds
-# (AppConfig.ready), so the runner names none of them.
-KINDS: dict[str, Callable[[Job, Report], None]] = {}
+# kind -> the dotted path of function(job, report); a function reports progress by calling
+# report(done=, total=, counts=, messages=, cursor=) and raises CardidError to fail in words.
+# Reported in the transaction of a unit of work, the cursor commits with it: a job taken over
+# resumes after the last committed unit. The apps that own the work register their kinds
+# (AppConfig.ready), so the runner names none of them; by path, so that a process imports
+# the work (and its libraries: PDF, LDAP) only when it runs a job of that kind.
+KINDS: dict[str, str] = {}
 
 
-def register(kind: str, func: Callable[[Job, Report], None]) -> None:
-    KINDS[kind] = func
+def register(kind: str, path: str) -> None:
+    KINDS[kind] = path
 
 
 class LeaseLost(Exception):
@@ -111,7 +113,7 @@ def run(job_id: int, on_progress: Callable[[Job], None] | None = None) -> Job:
 
     beat.start()
     try:
-        KINDS[job.kind](job, report)
+        import_string(KINDS[job.kind])(job, report)
     except LeaseLost:
         log.warning("job %s: the lease ran out and another worker took it over", job.pk)
         return job

@@ -8,6 +8,6 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from cardid.cards import signals
-        from cardid.notifications import services
+        from cardid.receivers import listen
 
-        signals.numbers_issued.connect(services.on_numbers_issued, dispatch_uid="notify")
+        listen(signals.numbers_issued, "cardid.notifications.services.on_numbers_issued", "notify")

@@ -9,7 +9,7 @@ class OutboundConfig(AppConfig):
     def ready(self) -> None:
         from cardid.cards import signals as cards
         from cardid.directory import signals as directory
-        from cardid.outbound import services
+        from cardid.receivers import listen
 
-        cards.numbers_changed.connect(services.on_numbers_changed, dispatch_uid="outbound")
-        directory.users_changed.connect(services.on_users_changed, dispatch_uid="outbound")
+        listen(cards.numbers_changed, "cardid.outbound.services.on_numbers_changed", "outbound")
+        listen(directory.users_changed, "cardid.outbound.services.on_users_changed", "outbound")

@@ -12,6 +12,5 @@ class SyncConfig(AppConfig):
 
     def ready(self) -> None:
         from cardid.jobs import runner
-        from cardid.sync import jobs
 
-        runner.register("sync", jobs.sync)
+        runner.register("sync", "cardid.sync.jobs.sync")

@@ -316,7 +316,10 @@ def test_dry_run_changes_nothing_and_shows_what_it_would_do(console, tmp_path):
     runner.run(job.pk)
     assert not User.objects.exists()
     page = console.get(f"/admin/jobs/{job.pk}/").content.decode()
-    assert "succeeded" in page and "ann" in page
+    assert '<strong id="job-status">succeeded</strong>' in page
+    # The review names whom the sync would add, and counts them.
+    assert re.search(r"<li>to add: 1</li><li>\s*ann</li>", page)
+    assert "<dt>Users added</dt><dd>1</dd>" in page
 
 
 def test_the_sync_history_says_what_each_run_changed_and_which_job_it_was(console, tmp_path):

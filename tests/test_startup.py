@@ -1,0 +1,73 @@
+"""cardid starts as fast as Django itself, give or take: the libraries a look-up or most
+commands never use (PDF, HTTP clients, OpenID Connect, metrics, encryption, the REST
+schemas) are imported where they are used, not at start-up. Checked in a fresh process,
+as every `cardid` command and every worker starts."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Imported only by the work that needs them. Allowed at start-up: Django and its apps,
+# django-tasks, django-htmx, whitenoise (the WSGI application), re2 (option patterns),
+# babel is not imported (translations are compiled beforehand).
+HEAVY = (
+    "reportlab",  # printing ID cards
+    "segno",  # QR codes on them
+    "httpx",
+    "requests",
+    "urllib3",  # webhooks, OpenID Connect
+    "authlib",
+    "joserfc",  # OpenID Connect
+    "saml2",  # SAML
+    "standardwebhooks",
+    "prometheus_client",  # /metrics
+    "cryptography",  # sealed option secrets
+    "ldap3",  # the LDAP source and write-back
+    "ninja",
+    "pydantic",  # the REST API
+    "google",  # Google Workspace clients (google-auth)
+    "msal",  # Microsoft Entra ID, were it used
+)
+PROBE = """
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "cardid.settings"
+import django
+django.setup()
+{then}
+print(" ".join(sorted({{m.split(".")[0] for m in sys.modules}} & set(sys.argv[1:]))))
+"""
+
+
+def loaded(then: str, tmp_path) -> set[str]:
+    env = {"CARDID_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE.format(then=then), *HEAVY],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    return set(r.stdout.split())
+
+
+def test_django_setup_imports_no_heavy_library(tmp_path):
+    assert loaded("", tmp_path) == set()
+
+
+def test_a_look_up_command_imports_no_heavy_library(tmp_path):
+    """What `cardid lookup` and `cardid set-number` load: the command modules, the card
+    services and the look-up path."""
+    then = (
+        "import cardid.cli, cardid.cards.services, cardid.cards.selectors, cardid.cards.ledger\n"
+        "from cardid.cards.management.commands import lookup, set_number"
+    )
+    assert loaded(then, tmp_path) == set()
+
+
+def test_the_check_sees_a_heavy_import(tmp_path):
+    """Not vacuous: importing the printing module shows reportlab."""
+    assert "reportlab" in loaded("import cardid.cards.printing", tmp_path)
