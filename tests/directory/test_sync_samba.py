@@ -33,7 +33,11 @@ BIG = 1600  # members of one group: past AD's 1,500 values per range
 
 @pytest.fixture(scope="module")
 def dc(tmp_path_factory):
-    assert PROBLEM is None, PROBLEM
+    with samba.ports_held():
+        yield from _filled_dc(tmp_path_factory)
+
+
+def _filled_dc(tmp_path_factory):
     server = samba.SambaDC(tmp_path_factory.mktemp("samba") / "dc").provision().start()
     conn = server.connect()
     try:  # a failure while filling the directory stops the server too (its port is fixed)

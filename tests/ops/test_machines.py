@@ -168,19 +168,18 @@ def test_a_postgresql_restart_is_survived_without_restarting_cardid(tmp_path):
         lookup = f"http://127.0.0.1:{port}/api/v1/lookup"
         wait_for(lambda: call(lookup, {"number": "12345678"}, key)[0] == 200, what="up")
         cluster.stop()
-        status, body, took = call(lookup, {"number": "12345678"}, key)
-        assert status == 503 and took < 5, (status, took)
+        # Answered, not hung (bench/resilience.py measures how fast it fails).
+        status, body, _ = call(lookup, {"number": "12345678"}, key)
+        assert status == 503, status
         terminal = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/rpc/api/xmlrpc")
         with pytest.raises(xmlrpc.client.Fault, match="database is unreachable"):
             terminal.api.lookUpUserNameByCardNo(key, "12345678")
         cluster.start()
-        back = time.monotonic()
         wait_for(
             lambda: call(lookup, {"number": "12345678"}, key)[0] == 200,
             timeout=15,
-            what="look-ups to succeed again",
+            what="look-ups to succeed again without restarting cardid",
         )
-        assert time.monotonic() - back < 15
     finally:
         if server:
             stop(server)
