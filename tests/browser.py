@@ -20,13 +20,20 @@ NEEDS_CHROMIUM = pytest.mark.skipif(
 )
 
 
-@contextmanager
-def chromium_page(viewport=(1280, 900), args: tuple[str, ...] = ()):
+# One Chromium for the tests of a module (started at the first page, closed after the
+# module's last test by tests/conftest.py): each page gets a fresh context — its own cookies
+# and storage — so the tests stay apart, without a browser start each.
+_shared: dict[tuple[str, ...], tuple] = {}
+
+
+def _browser(args: tuple[str, ...]):
     from playwright.sync_api import Error, sync_playwright
 
-    with sync_playwright() as p:
+    if args not in _shared:
+        close_browsers()  # one Playwright per thread: a browser with other flags replaces it
+        playwright = sync_playwright().start()
         try:
-            browser = p.chromium.launch(
+            browser = playwright.chromium.launch(
                 executable_path=CHROMIUM,
                 headless=True,
                 args=[
@@ -40,16 +47,31 @@ def chromium_page(viewport=(1280, 900), args: tuple[str, ...] = ()):
                 ],
             )
         except Error as e:
+            playwright.stop()
             first = str(e).strip().splitlines()[0]
             raise Missing(
                 f"Chromium ({CHROMIUM}) did not start: {first}; apt-get install chromium"
             ) from None
-        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-        page.set_default_timeout(30_000)
-        try:
-            yield page
-        finally:
-            browser.close()
+        _shared[args] = (playwright, browser)
+    return _shared[args][1]
+
+
+def close_browsers() -> None:
+    while _shared:
+        playwright, browser = _shared.popitem()[1]
+        browser.close()
+        playwright.stop()
+
+
+@contextmanager
+def chromium_page(viewport=(1280, 900), args: tuple[str, ...] = ()):
+    context = _browser(args).new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 def screenshot(page, name: str) -> None:

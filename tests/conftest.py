@@ -4,6 +4,7 @@ import io
 import os
 import socket
 import sys
+from collections import Counter
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,39 @@ def _postgres_reachable() -> str | None:
         )
 
 
+SLOW_FIRST = {
+    path: rank
+    for rank, path in enumerate(
+        [
+            "tests/ops/test_production.py",
+            "tests/ops/test_deployment.py",
+            "tests/console/test_browser.py",
+            "tests/directory/test_sync_samba.py",
+            "tests/ops/test_backup.py",
+            "tests/jobs/test_leases.py",
+            "tests/access/test_single_sign_on.py",
+            "tests/access/test_guard.py",
+            "tests/ops/test_serve.py",
+            "tests/api/test_terminals.py",
+            "tests/ops/test_machines.py",
+            "tests/console/test_console.py",
+        ]
+    )
+}
+
+
 def pytest_collection_modifyitems(config, items):
     from django.db import connection
+
+    # A parallel run (pytest-xdist) runs each test by its id: two tests with one id would
+    # run once, silently. Every test has its own.
+    # The files that take longest first, so that the workers of a parallel run (each takes
+    # whole files) finish together instead of one waiting on the other's last long file.
+    items.sort(key=lambda item: SLOW_FIRST.get(item.nodeid.split("::")[0], len(SLOW_FIRST)))
+    ids = Counter(item.nodeid for item in items)
+    twice = sorted(nodeid for nodeid, n in ids.items() if n > 1)
+    if twice:
+        raise pytest.UsageError(f"tests share an id (a parallel run would run one): {twice}")
 
     if ON_POSTGRES_RUN:
         # The PostgreSQL pass was asked for: without the server it fails, it never skips.
@@ -88,6 +120,17 @@ def pytest_xdist_setupnodes(config, specs):
     for i, spec in enumerate(specs):
         spec.env["CARDID_DATA_DIR"] = str(base / f"gw{i}")
         spec.env["PROMETHEUS_MULTIPROC_DIR"] = str(base / f"gw{i}" / "metrics")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A module's shared Chromium closes after its last test (tests/browser.py), once the
+    test's own fixtures (its page) are torn down."""
+    yield
+    if nextitem is None or nextitem.module is not item.module:
+        browser = sys.modules.get("tests.browser")
+        if browser is not None:
+            browser.close_browsers()
 
 
 @dataclass
