@@ -37,6 +37,7 @@ def _postgres_reachable() -> str | None:
         )
 
 
+SAMBA = "tests/directory/test_sync_samba.py"
 SLOW_FIRST = {
     path: rank
     for rank, path in enumerate(
@@ -44,7 +45,6 @@ SLOW_FIRST = {
             "tests/ops/test_production.py",
             "tests/ops/test_deployment.py",
             "tests/console/test_browser.py",
-            "tests/directory/test_sync_samba.py",
             "tests/ops/test_backup.py",
             "tests/jobs/test_leases.py",
             "tests/access/test_single_sign_on.py",
@@ -58,6 +58,19 @@ SLOW_FIRST = {
 }
 
 
+def pytest_configure(config):
+    """In this process the password hasher is a fast one (Django's advice for tests): the
+    tests count password checks (tests/access/hashing.py) rather than wait for them.
+    PBKDF2 — what cardid stores in production, and what the processes the tests start
+    (`cardid serve`, the CLI as a process) use — is still read."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
 def pytest_collection_modifyitems(config, items):
     from django.db import connection
 
@@ -65,7 +78,10 @@ def pytest_collection_modifyitems(config, items):
     # run once, silently. Every test has its own.
     # The files that take longest first, so that the workers of a parallel run (each takes
     # whole files) finish together instead of one waiting on the other's last long file.
-    items.sort(key=lambda item: SLOW_FIRST.get(item.nodeid.split("::")[0], len(SLOW_FIRST)))
+    # Samba's domain controller runs in one pass at a time (its ports are fixed): first in
+    # the SQLite pass, last in the PostgreSQL pass, so that neither waits for the other.
+    order = {**SLOW_FIRST, SAMBA: -1 if not ON_POSTGRES_RUN else len(SLOW_FIRST) + 1}
+    items.sort(key=lambda item: order.get(item.nodeid.split("::")[0], len(SLOW_FIRST)))
     ids = Counter(item.nodeid for item in items)
     twice = sorted(nodeid for nodeid, n in ids.items() if n > 1)
     if twice:
