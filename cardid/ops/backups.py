@@ -118,6 +118,7 @@ def restore(source: Path) -> dict:
         except (KeyError, ValueError):
             raise Invalid(f"{source} has no cardid manifest; nothing was changed") from None
         vendor = _vendor()
+        keys = _members_checked(tar, manifest, source)
         if manifest.get("database") != vendor:
             raise Invalid(
                 f"{source} holds a {manifest.get('database')} database; this cardid uses "
@@ -152,7 +153,7 @@ def restore(source: Path) -> dict:
                 )
         # The keys the data was made with replace any this (empty) place made at its first
         # start: nothing here was keyed or encrypted with those.
-        for k in manifest.get("keys", []):
+        for k in keys:
             data = tar.extractfile(f"keys/{k}").read()
             here = env.data_dir() / k
             fd = os.open(
@@ -162,6 +163,36 @@ def restore(source: Path) -> dict:
                 f.write(data)
             os.replace(here.with_suffix(".restored"), here)
     return manifest
+
+
+def _members_checked(tar: tarfile.TarFile, manifest: dict, source: Path) -> list[str]:
+    """The key files to restore, once every member the restore would read is one that
+    cardid writes — by exact name, a regular file of a sane size. Anything else (a name that
+    climbs out of the data dir, an absolute path, a link, a device, a key cardid does not
+    have) refuses the whole backup before anything is written."""
+    keys = manifest.get("keys", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise Invalid(
+            f"{source}: its manifest's list of keys is not one cardid writes; nothing was changed"
+        )
+    strange = [k for k in keys if k not in KEYS]
+    if strange:
+        raise Invalid(
+            f"{source} names key files cardid does not have ({', '.join(map(repr, strange))}); "
+            "a backup cardid wrote holds only secret_key and secrets.key — nothing was changed"
+        )
+    database = "database.sqlite3" if manifest.get("database") == "sqlite" else "database.pgdump"
+    for name, limit in [(f"keys/{k}", 64 * 1024) for k in keys] + [(database, None)]:
+        try:
+            member = tar.getmember(name)
+        except KeyError:
+            raise Invalid(f"{source} lacks {name}; nothing was changed") from None
+        if not member.isreg() or (limit is not None and member.size > limit):
+            raise Invalid(
+                f"{source}: {name} is not a regular file of the kind cardid writes; "
+                "nothing was changed"
+            )
+    return keys
 
 
 def _has_data() -> bool:

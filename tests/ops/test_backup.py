@@ -2,11 +2,13 @@
 dir (SQLite) or an empty database (PostgreSQL): the restored service has the same users,
 numbers, options, tokens and audit trail (SPEC §10)."""
 
+import csv
 import json
 import sqlite3
 import subprocess
 import tarfile
 import threading
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -77,7 +79,7 @@ def test_a_backup_taken_while_lookups_run_restores_the_same_service(places, tmp_
     live.run("config", "set", "smtp.password", SECRET)
     live.run("config", "set", "cards.length", "9")
     key = live.run("tokens", "create", "door", "--scope", "lookup").stdout.strip()
-    held = dict(line.split(",")[:2] for line in live.run("export-numbers").stdout.splitlines()[1:])
+    held = dict(row[:2] for row in csv.reader(live.run("export-numbers").stdout.splitlines()[1:]))
     numbers = list(held.values())
     port = live.serve("--no-worker")
 
@@ -156,3 +158,48 @@ def test_the_backup_file_holds_a_sound_database_and_the_keys(places, tmp_path, v
             ["pg_restore", "--list", str(tmp_path / database)], capture_output=True, text=True
         )
         assert listing.returncode == 0 and "TABLE DATA public directory_user" in listing.stdout
+
+
+def hostile_backup(path, members: list[tuple[str, bytes | None, str]], keys: list) -> None:
+    """A backup-shaped file: a manifest naming `keys`, then members (name, data, kind) where
+    kind is "file", "symlink" (data is the target) or "device"."""
+    import io
+
+    with tarfile.open(path, "w:gz") as tar:
+        manifest = json.dumps({"format": 1, "database": "sqlite", "keys": keys}).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest))
+        for name, data, kind in members:
+            info = tarfile.TarInfo(name)
+            if kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, data.decode()
+                tar.addfile(info)
+            elif kind == "device":
+                info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize(
+    ("keys", "members", "said"),
+    [
+        (["../../escaped"], [("keys/../../escaped", b"x", "file")], "key files cardid does not"),
+        (["/tmp/cardid-escaped"], [("keys//tmp/cardid-escaped", b"x", "file")], "does not have"),
+        (["secret_key"], [("keys/secret_key", b"/etc/passwd", "symlink")], "not a regular file"),
+        (["secret_key"], [("keys/secret_key", None, "device")], "not a regular file"),
+        ("secret_key", [("keys/secret_key", b"k", "file")], "list of keys is not one"),
+        (["secrets.key"], [], "lacks keys/secrets.key"),
+    ],
+)
+def test_a_hostile_backup_is_refused_before_anything_is_written(tmp_path, keys, members, said):
+    site = Site(tmp_path / "a" / "b" / "data")
+    database = ("database.sqlite3", b"SQLite format 3\x00" + bytes(84), "file")
+    hostile_backup(tmp_path / "evil.tar.gz", [*members, database], keys)
+    r = site.run("restore", str(tmp_path / "evil.tar.gz"), check=False)
+    assert r.returncode == 1 and said in r.stderr and "nothing was changed" in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1  # one line
+    assert not list(tmp_path.rglob("*escaped*")) and not Path("/tmp/cardid-escaped").exists()
+    assert not (site.data / "secret_key.restored").exists()
