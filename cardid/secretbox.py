@@ -71,22 +71,29 @@ def open_(stored: str, data_dir: Path) -> str:
         ) from None
 
 
-def rotate(stored_values: list[str], data_dir: Path) -> tuple[list[str], Path]:
-    """A new key first in the key file (the old ones kept to read what is not yet
-    re-encrypted), and the values re-encrypted with it; returns them and the key file."""
+def prepare_rotation(stored_values: list[str], data_dir: Path) -> tuple[list[str], Path]:
+    """The values re-encrypted with a new key, and the new key file (the new key first, the
+    old ones kept to read what is not yet re-encrypted) written beside the key file but not
+    yet in its place: `put_in_place` moves it there once the values are stored, so that a
+    rotation that fails leaves the key file as it was."""
     from cryptography.fernet import Fernet, MultiFernet
 
-    path = key_path(data_dir)
     old = keys(data_dir)
     new = Fernet.generate_key()
     plain = [open_(v, data_dir) for v in stored_values]
-    tmp = path.with_suffix(".new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    pending = key_path(data_dir).with_suffix(".new")
+    fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(b"\n".join([new, *old]) + b"\n")
-    os.replace(tmp, path)
+        f.flush()
+        os.fsync(f.fileno())
     box = MultiFernet([Fernet(new), *[Fernet(k) for k in old]])
-    return [PREFIX + box.encrypt(p.encode()).decode() if p else "" for p in plain], path
+    return [PREFIX + box.encrypt(p.encode()).decode() if p else "" for p in plain], pending
+
+
+def put_in_place(pending: Path, data_dir: Path) -> None:
+    """The prepared key file becomes the key file (one atomic rename)."""
+    os.replace(pending, key_path(data_dir))
 
 
 def reencrypt(stored_values: list[str], data_dir: Path) -> list[str]:
