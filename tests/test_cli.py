@@ -73,7 +73,9 @@ def test_users_add_list_and_json_fields(cli):
     }
     assert records[1]["groups"] == ["staff"] and records[1]["full_name"] == "Zoë Q"
     csv_out = cli("users", "list", "--format", "csv", "--group", "staff").out
-    assert csv_out.splitlines()[1].startswith("zoë,Zoë Q,z@x.org,Art,A1,true,local,staff")
+    assert csv_out.splitlines()[1].startswith(
+        '"zoë","Zoë Q","z@x.org","Art","A1","true","local","staff"'
+    )
 
 
 def test_users_add_duplicate_fails_with_one_line(cli):
@@ -222,10 +224,13 @@ def test_import_numbers_all_or_nothing(cli, tmp_path):
 def test_export_numbers_to_stdout_and_file(cli, tmp_path):
     give_number(make_user(username="ann"), "1001")
     make_user(username="ben")
-    assert cli("export-numbers").out == "username,primary,secondary\nann,1001,\nben,,\n"
+    # The header as scripts compare it; every data cell quoted (SPEC §9).
+    assert cli("export-numbers").out == (
+        'username,primary,secondary\n"ann","1001",""\n"ben","",""\n'
+    )
     out = tmp_path / "out.csv"
     assert cli("export-numbers", str(out)).code == 0
-    assert out.read_text(encoding="utf-8").splitlines()[1] == "ann,1001,"
+    assert out.read_text(encoding="utf-8").splitlines()[1] == '"ann","1001",""'
     # Every export is audited, from the CLI as from the console.
     exports = AuditEvent.objects.filter(action="numbers.exported", door="cli")
     assert exports.count() == 2
@@ -237,7 +242,7 @@ def test_export_numbers_for_a_group(cli):
     make_group("staff", members=[ann])
     assert cli("export-numbers", "--group", "staff").out.splitlines() == [
         "username,primary,secondary",
-        "ann,,",
+        '"ann","",""',
     ]
 
 

@@ -128,7 +128,7 @@ def csv_download(filename: str, header: list[str], rows) -> StreamingHttpRespons
     writer = spreadsheet.writer(_Echo())
 
     def lines():
-        yield writer.writerow(header)
+        yield writer.writeheader(header)
         for row in rows:
             yield writer.writerow(row)
 

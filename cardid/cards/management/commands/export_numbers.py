@@ -26,7 +26,7 @@ class Command(CardidCommand):
             out = sys.stdout
         try:
             w = spreadsheet.writer(out)
-            w.writerow(transfer.HEADER)
+            w.writeheader(transfer.HEADER)
             n = 0
             for row in rows:
                 w.writerow(row)

@@ -71,7 +71,7 @@ class Command(CardidCommand):
             self.print_json(list(records))
         elif format == "csv":
             w = spreadsheet.writer(sys.stdout)
-            w.writerow(
+            w.writeheader(
                 [
                     "username",
                     "full_name",
