@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cardid.ops.middleware.RequestSize",
     "cardid.ops.middleware.ClientAddress",
     "cardid.ops.middleware.DatabaseAway",
     "cardid.ops.middleware.HttpSecurity",
@@ -183,6 +184,8 @@ SILENCED_SYSTEM_CHECKS = [
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 8 * 3600
+# Form fields read into memory at most (bodies are capped before, by RequestSize).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000
 
 LOGGING = {
     "version": 1,

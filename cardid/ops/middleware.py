@@ -43,6 +43,35 @@ def away(request, error: Exception) -> HttpResponse:
     return response
 
 
+# The largest request body cardid reads: 1 MB (a form, an API call; XML-RPC has its own
+# 1 MB), except the console's imports of numbers from a file, which may be large.
+MAX_BODY = 1_000_000
+MAX_UPLOAD = 50_000_000
+UPLOADS = ("/admin/users/import",)
+
+
+class RequestSize:
+    """A body larger than cardid accepts is refused (413) from its Content-Length, before a
+    byte of it is read: an unauthenticated client cannot make a server read 200 MB."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = MAX_UPLOAD if request.path.startswith(UPLOADS) else MAX_BODY
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = limit + 1
+        if length > limit:
+            return HttpResponse(
+                f"the request is larger than cardid accepts here ({limit:,} bytes at most)\n",
+                status=413,
+                content_type="text/plain",
+            )
+        return self.get_response(request)
+
+
 # Every HTML page: scripts, styles and everything else from cardid itself only (htmx and
 # the pages' own script are static files; no inline script or style anywhere).
 CSP = (
@@ -115,17 +144,43 @@ def trusted_networks() -> list:
     return _networks(env.trusted_proxies())
 
 
+# The client of a forwarded request whose address the proxy wrote in a form that is not one
+# (`unknown`, an obfuscated name, `127.000.000.001`): an address from the discard-only
+# prefix (RFC 6666), which no allow list names and which is never the proxy itself.
+UNKNOWN_CLIENT = "100::"
+
+
+def forwarded_address(hop: str) -> str | None:
+    """The address in one X-Forwarded-For entry — `1.2.3.4`, `1.2.3.4:5678`, `::1`,
+    `[::1]` or `[::1]:5678` — or None when it holds none."""
+    hop = hop.strip()
+    if hop.startswith("["):
+        host, bracket, rest = hop[1:].partition("]")
+        if not bracket or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return None
+    elif hop.count(":") == 1:
+        host, _, port = hop.partition(":")
+        if not port.isdigit():
+            return None
+    else:
+        host = hop
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
 def client_of(meta: dict, trusted: list) -> str:
     """The client's address of a request (its WSGI environ or META), as ClientAddress says."""
     peer = meta.get("REMOTE_ADDR", "")
     if trusted and _within(peer, trusted):
         hops = [h.strip() for h in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         for hop in reversed([h for h in hops if h]):
-            if not _within(hop, trusted):
-                try:
-                    return str(ipaddress.ip_address(hop))
-                except ValueError:
-                    return peer  # not an address: the request stays the proxy's
+            address = forwarded_address(hop)
+            if address is None:
+                return UNKNOWN_CLIENT  # never the proxy's own address: that one is trusted
+            if not _within(address, trusted):
+                return address
     return peer
 
 

@@ -3,6 +3,7 @@
 import ipaddress
 import logging
 import os
+import time
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
@@ -102,22 +103,28 @@ def metrics(request):
     )
 
 
+# Host names refused, with when each was last logged: at most one line a minute per name,
+# however many requests an attacker sends (and at most this many names remembered).
+_HOSTS_LOGGED: dict[str, float] = {}
+_HOSTS_REMEMBERED = 1000
+
+
 def bad_request(request, exception=None):
-    """400: a host name not in CARDID_ALLOWED_HOSTS is named as such, with the way out."""
+    """400 with no detail: a host name not in CARDID_ALLOWED_HOSTS is named in the log (once
+    a minute per name), with the way out, not to whoever sent it."""
     if type(exception).__name__ == "DisallowedHost":
-        allowed = ", ".join(settings.ALLOWED_HOSTS)
-        log.warning(
-            "refused a request for the host name %r: add it to CARDID_ALLOWED_HOSTS (now: %s) "
-            "if people reach cardid by it",
-            (request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", ""))[:200],
-            allowed,
-        )
-        return HttpResponse(
-            f"this host name is not one cardid answers to; add it to CARDID_ALLOWED_HOSTS "
-            f"(now: {allowed}) and restart cardid\n",
-            status=400,
-            content_type="text/plain",
-        )
+        host = (request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", ""))[:200]
+        now = time.monotonic()
+        if now - _HOSTS_LOGGED.get(host, -60.0) >= 60.0:
+            if len(_HOSTS_LOGGED) >= _HOSTS_REMEMBERED:
+                _HOSTS_LOGGED.clear()
+            _HOSTS_LOGGED[host] = now
+            log.warning(
+                "refused requests for the host name %r: add it to CARDID_ALLOWED_HOSTS "
+                "(now: %s) if people reach cardid by it (said once a minute)",
+                host,
+                ", ".join(settings.ALLOWED_HOSTS),
+            )
     return HttpResponse("bad request\n", status=400, content_type="text/plain")
 
 
