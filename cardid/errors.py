@@ -27,6 +27,11 @@ class Invalid(CardidError):
     """The input is malformed or out of range."""
 
 
+class TooLarge(CardidError):
+    """The request asks for more work than cardid does in one answer; the message says how
+    to ask for less."""
+
+
 class Refused(CardidError):
     """The change is well-formed but a rule forbids it now (a guess bound, a sync guard, a
     switched-off feature); the message says which rule and how to proceed."""

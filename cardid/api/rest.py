@@ -21,7 +21,7 @@ from cardid.cards.models import Card, ConversionRule
 from cardid.config import services as config
 from cardid.directory import selectors as directory
 from cardid.directory.models import User
-from cardid.errors import CardidError, Conflict, Invalid, NotFound, Refused
+from cardid.errors import CardidError, Conflict, Invalid, NotFound, Refused, TooLarge
 from cardid.jobs.models import Job
 from cardid.sync import services as sync
 
@@ -83,6 +83,7 @@ STATUS = [
     (NotFound, 404),
     (Conflict, 409),
     (Refused, 409),
+    (TooLarge, 422),
     (CardidError, 400),
 ]
 
@@ -98,7 +99,10 @@ def database_away(request, exc: OperationalError):
 
 @api.exception_handler(CardidError)
 def domain_error(request, exc: CardidError):
-    response = api.create_response(request, {"detail": str(exc)}, status=status_of(exc))
+    detail = str(exc)
+    if isinstance(exc, TooLarge):  # 422 has one shape here: a list, as validation errors
+        detail = [{"loc": ["body", exc.field or ""], "msg": detail, "type": "too_large"}]
+    response = api.create_response(request, {"detail": detail}, status=status_of(exc))
     if isinstance(exc, guard.Locked):
         response["Retry-After"] = str(exc.retry_after)
     return response

@@ -12,10 +12,17 @@ from cardid.patterns import PatternError, compile_pattern
 
 MAX_VALUE = 64
 MAX_PAIRS = 100  # samples a derivation takes: its work grows with them
+# Card-number lengths a derivation considers (each is a pad:N step to try, and the work grows
+# with the cube of the steps): one kind of card has one or two lengths.
+MAX_LENGTHS = 4
 
 
 class ConversionError(ValueError):
     """A chain that cannot be parsed, or a value a step cannot take."""
+
+
+class TooMuchWork(ConversionError):
+    """A derivation that would take too long to answer."""
 
 
 def _hex(value: str, step: str) -> str:
@@ -185,6 +192,12 @@ def derive(pairs: list[tuple[str, str]], max_depth: int = 3) -> Derivation:
             f"give at most {MAX_PAIRS} pairs ({len(pairs)} given); a few dozen tell as much"
         )
     targets = {len(card) for _, card in pairs}
+    if len(targets) > MAX_LENGTHS:
+        raise TooMuchWork(
+            f"the card numbers come in {len(targets)} different lengths; a rule gives numbers "
+            f"of one format, and a derivation considers at most {MAX_LENGTHS} lengths: give "
+            "pairs from one kind of card"
+        )
     candidates = [Step(n, f) for n, f in SIMPLE.items()] + [_pad(n) for n in sorted(targets)]
     best: list[tuple[int, str, str]] = []  # (pairs matched, chain, first failing pair)
     for depth in range(1, max_depth + 1):

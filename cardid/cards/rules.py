@@ -12,7 +12,7 @@ from cardid.audit.actor import Actor
 from cardid.cards import conversion
 from cardid.cards.models import ConversionRule
 from cardid.config import services as config
-from cardid.errors import Invalid, NotFound
+from cardid.errors import Invalid, NotFound, TooLarge
 
 RESERVED = ("convert", "derive")  # paths of the API beside /rules/{name}
 
@@ -135,6 +135,8 @@ def derive(text: str, *, source: str = "the pairs") -> conversion.Derivation:
         pairs.append((cells[0], cells[1]))
     try:
         return conversion.derive(pairs)
+    except conversion.TooMuchWork as e:
+        raise TooLarge(str(e), field="pairs") from None
     except conversion.ConversionError as e:
         raise Invalid(str(e)) from None
 

@@ -1,8 +1,11 @@
 """Conversion rules and printing through the REST API (issue 9: every part through the API)."""
 
+from unittest import mock
+
 import pytest
 
 from cardid.audit.models import AuditEvent
+from cardid.cards import conversion
 from cardid.cards.models import ConversionRule
 from cardid.jobs import runner
 from cardid.jobs.models import Job
@@ -80,3 +83,22 @@ def test_control_characters_in_rule_names_are_refused_not_a_server_error(client)
     code, body = api("put", "/rules/ok", {"chain": "regex:a\x00b"})
     assert code == 400 and "NUL" in body["detail"]
     assert not ConversionRule.objects.exists()
+
+
+def test_a_derivation_that_would_tie_up_a_worker_is_refused_at_once(client, cli, tmp_path):
+    """100 pairs whose card numbers have 100 lengths: each length is a pad step to try, and
+    the work grows with the cube of the steps — refused (422) before any is tried."""
+    reader = Api(client, token("read"))
+    pairs = [[f"{i:X}", "7" * (i + 1)] for i in range(100)]
+    with mock.patch.object(conversion, "apply", side_effect=AssertionError("tried a chain")):
+        code, body = reader("post", "/rules/derive", {"pairs": pairs})
+    assert code == 422
+    assert body["detail"][0]["loc"] == ["body", "pairs"]
+    assert "100 different lengths" in body["detail"][0]["msg"]
+    f = tmp_path / "pairs.csv"
+    f.write_text("".join(f"{a},{b}\n" for a, b in pairs))
+    r = cli("cards", "derive-rule", str(f))
+    assert r.code == 1 and "give pairs from one kind of card" in r.err and r.out == ""
+    # Cards of a few lengths are still derived (padding to the shortest).
+    pairs = [["1", "0001"], ["22", "0022"], ["12345", "12345"]]
+    assert reader("post", "/rules/derive", {"pairs": pairs})[1]["chain"] == "pad:4"
