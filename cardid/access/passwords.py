@@ -39,8 +39,11 @@ def by_password(username: str, password: str) -> User | None:
         user = get_user(username or "")
     except NotFound:
         user = None
-    if user is None and ldap and "@" in (username or ""):
-        canonical = sources.current().authenticate(username, password or "")
+    if user is None and ldap:
+        # A name cardid does not know asks the directory all the same (the same search and
+        # bind as a directory user's wrong password): the time tells nothing. On Active
+        # Directory the userPrincipalName (ann@example.org) names a user this way.
+        canonical = sources.current().authenticate(username or "", password or "")
         if canonical:
             return User.objects.filter(username_key=username_key(canonical)).first()
         decoy_check(password)

@@ -204,8 +204,15 @@ class LdapSource:
         finally:
             conn.unbind()
         if len(found) != 1 or not found[0][2]:
+            # No such account (or a disabled one): a bind all the same, as a name that
+            # exists nowhere, so that the answer takes as long as a wrong password does.
+            self._bind_as(f"cn=cardid-no-such-account,{self.bases[0]}", password)
             return None
         dn, canonical, _ = found[0]
+        return canonical if self._bind_as(dn, password) else None
+
+    def _bind_as(self, dn: str, password: str) -> bool:
+        """A simple bind as `dn` on a connection of its own (the password is not kept)."""
         user_conn = ldap3.Connection(
             self._server(),
             user=dn,
@@ -217,9 +224,9 @@ class LdapSource:
             user_conn.open()
             if self.cfg.starttls and not self.cfg.url.lower().startswith("ldaps://"):
                 user_conn.start_tls()
-            return canonical if user_conn.bind() else None
+            return bool(user_conn.bind())
         except lx.LDAPException:
-            return None
+            return False
         finally:
             try:
                 user_conn.unbind()
