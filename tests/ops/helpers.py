@@ -43,9 +43,13 @@ def request(
     headers: dict | None = None,
     body: bytes | None = None,
     source: str = "127.0.0.1",
+    timeout: float = 15.0,
 ) -> Answer:
-    """One HTTP request to 127.0.0.1:`port`, sent from the loopback address `source`."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15, source_address=(source, 0))
+    """One HTTP request to 127.0.0.1:`port`, sent from the loopback address `source`; an
+    answer slower than `timeout` seconds raises."""
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=timeout, source_address=(source, 0)
+    )
     try:
         conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()

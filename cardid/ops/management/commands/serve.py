@@ -17,6 +17,9 @@ from cardid.commands import CardidCommand
 from cardid.errors import CardidError
 
 
+THREADS = 8  # per web process: each may hold a database connection
+
+
 class Command(CardidCommand):
     help = "Run the production web server (gunicorn) plus one task worker."
 
@@ -60,6 +63,13 @@ class Command(CardidCommand):
                     f"{host}:{port}",
                     "--workers",
                     str(workers),
+                    # Threads, each taking one connection: a client that sends its request
+                    # slowly holds one thread, never a whole process (a buffering proxy in
+                    # front holds it instead; see the README's Deployment).
+                    "--worker-class",
+                    "gthread",
+                    "--threads",
+                    str(THREADS),
                     "--access-logfile",
                     "-",
                     "--graceful-timeout",
