@@ -13,6 +13,7 @@ digests: a dump of the table names no number.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,7 +54,7 @@ class Limit:
 
 def limit(kind: str) -> Limit:
     """The limits of a kind of check, as the options say now."""
-    if kind in ("console", "password", "pin-change"):
+    if kind in ("console", "password"):
         pair, client, minutes = LOG_IN
         return Limit(pair, client, minutes, what="failed log-ins")
     o = config.get_recent(  # a look-up's limits: read at most once a second per process
@@ -63,6 +64,11 @@ def limit(kind: str) -> Limit:
         "cards.pin.max-misses-per-day",
     )
     minutes, misses = o["api.lookup.window-minutes"], o["api.lookup.max-misses"]
+    if kind == "pin-change":
+        # Wrong current PINs in the portal: as failed log-ins, and under the same daily cap
+        # as wrong PINs at the terminals (SPEC §9), per account.
+        pair, client, minutes = LOG_IN
+        return Limit(pair, client, minutes, o["cards.pin.max-misses-per-day"], "wrong PINs")
     if kind == "pin":
         return Limit(
             o["cards.pin.max-misses"],
@@ -107,7 +113,30 @@ def _client_key(kind: str, client: str, _secret: str) -> str:
     return f"{kind}:c:{keyed.digest(f'guard.{kind}', client)[:40]}"
 
 
+@functools.lru_cache(maxsize=4096)
+def client_group(client: str) -> str:
+    """The client the guard counts: an IPv6 address stands for its /64 (one home or host
+    holds a whole /64, and picks a new address in it at will); an IPv4-mapped address is
+    the IPv4 one; anything else (an IPv4 address, `token:NAME`) as it is."""
+    try:
+        ip = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return client
+
+
+def _plain(text: str) -> str:
+    """Text as a counter row may keep it: a NUL byte, which PostgreSQL's text refuses,
+    taken out (the failure is counted all the same)."""
+    return text.replace("\x00", "")
+
+
 def _keys(kind: str, subject: str, client: str) -> dict[str, str]:
+    client = client_group(client)
     keys = {"client": _key(kind, "c", client)}
     if subject:
         keys["pair"] = _key(kind, "p", f"{subject}\x00{client}")
@@ -208,8 +237,9 @@ class Count:
             return
         if self.daily:
             wait = int((self.start + timedelta(days=1) - timezone.localtime()).total_seconds())
+            whose = "this account" if self.kind == "pin-change" else "this number"
             raise Locked(
-                f"too many {self.limit.what} for this number today; try again tomorrow",
+                f"too many {self.limit.what} for {whose} today; try again tomorrow",
                 retry_after=wait + 1,
             )
         wait = _until(self.key, self.start, self.allowed, self.limit.minutes)
@@ -282,8 +312,8 @@ def failed(kind: str, *, client: str, subject: str = "", account: str = "") -> b
             key,
             kind=kind,
             # A client's own count belongs to no account; a number's daily one to no client.
-            account="" if scope == "client" else account,
-            client="" if scope == "subject" else client,
+            account="" if scope == "client" else _plain(account),
+            client="" if scope == "subject" else _plain(client_group(client)),
         )
     return bool(lim.daily and subject and misses(keys["subject"], _today()) == lim.daily)
 
@@ -319,9 +349,10 @@ def refusal(kind: str, *, client: str) -> bool:
     """Count a refused unauthenticated request (a bad CSRF token, an unknown API token);
     True for the first of its kind from this client in REFUSAL_MINUTES — the one the
     caller records in the audit trail. The rest are counted, not recorded one by one."""
+    client = client_group(client)
     key = _key(f"refused-{kind}", "c", client)
     first = misses(key, since(REFUSAL_MINUTES)) == 0
-    _add(key, kind=f"refused-{kind}", account="", client=client)
+    _add(key, kind=f"refused-{kind}", account="", client=_plain(client))
     return first
 
 
@@ -388,7 +419,7 @@ def unlock(*, user: str = "", address: str = "") -> int:
     went. NotFound when nothing was counted against it."""
     if bool(user) == bool(address):
         raise CardidError("name an account (--user) or a client (--address), one of them")
-    q = Q(account=username_key(user)) if user else Q(client=address.strip())
+    q = Q(account=username_key(user)) if user else Q(client=client_group(address.strip()))
     gone = LookupCounter.objects.filter(q).exclude(kind__startswith="refused-").delete()[0]
     _locked_lately.forget()
     if not gone:

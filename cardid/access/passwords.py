@@ -35,6 +35,9 @@ def by_password(username: str, password: str) -> User | None:
     otherwise, after the same work. On Active Directory, the userPrincipalName
     (ann@example.org) names the user too."""
     ldap = config.get("sync.source") == "ldap"
+    if "\x00" in (username or ""):  # no account's name: refused after the same work
+        decoy_check(password)
+        return None
     try:
         user = get_user(username or "")
     except NotFound:

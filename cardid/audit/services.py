@@ -22,11 +22,17 @@ def record_many(*, actor: Actor, events: Iterable[tuple[str, str, str]], at=None
     """Save many events of one actor at once: (action, target, detail) each; one insert.
     `at` is a time already adapted for the database (cardid.db.adapt_datetime)."""
     at = at if at is not None else db.adapt_datetime(timezone.now())
-    who, door = actor.name[:200], actor.door
+    who, door = _plain(actor.name)[:200], actor.door
     record_rows(
-        (at, who, door, action[:60], target[:200], detail[:500])
+        (at, who, door, action[:60], _plain(target)[:200], _plain(detail)[:500])
         for action, target, detail in events
     )
+
+
+def _plain(text: str) -> str:
+    """What a hostile caller typed, as the trail keeps it: a NUL byte (PostgreSQL's text
+    refuses it) shown as \\0, so the event is recorded all the same."""
+    return text.replace("\x00", "\\0")
 
 
 def record_rows(rows: Iterable[tuple]) -> None:

@@ -180,14 +180,20 @@ def change_pin(*, user: User, current: str, new: str, address: str) -> None:
 
 
 def forged(*, user: User, what: str) -> None:
-    """Record an attempt to act on something other than one's own allowed slot."""
-    audit.record(
-        actor=actor(user), action="portal.forged-request", target=user.username, detail=what[:400]
-    )
+    """Record an attempt to act on something other than one's own allowed slot: the first
+    in ten minutes as an audit event, the rest counted (the console's refusals list them),
+    so that a signed-in user cannot flood the trail."""
+    _aggregated(user, "portal.forged-request", what)
 
 
 def refused(*, user: User, what: str) -> None:
-    """Record a change the portal refused (bad number, taken number, bad PIN, the limit)."""
-    audit.record(
-        actor=actor(user), action="portal.change-refused", target=user.username, detail=what[:400]
-    )
+    """Record a change the portal refused (bad number, taken number, bad PIN, the limit),
+    as `forged` does: the first in ten minutes, the rest counted."""
+    _aggregated(user, "portal.change-refused", what)
+
+
+def _aggregated(user: User, action: str, what: str) -> None:
+    kind = action.removeprefix("portal.")
+    if guard.refusal(kind, client=f"user:{user.username}"):
+        detail = f"{what[:300]} (more in the next {guard.REFUSAL_MINUTES} minutes are counted)"
+        audit.record(actor=actor(user), action=action, target=user.username, detail=detail)

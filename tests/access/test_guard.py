@@ -254,6 +254,59 @@ def test_wrong_current_pins_in_the_portal_are_counted_and_locked(ann):
     assert not ann.pin_hash
 
 
+def test_wrong_current_pins_in_the_portal_meet_the_daily_cap_of_pins(ann, settings):
+    """Past 5 wrong PINs from an address the next address goes on — until the account's
+    wrong PINs of the day reach cards.pin.max-misses-per-day (20), as at the terminals."""
+    config.set_value(key="portal.change-pin", raw="true", actor=ADMIN)
+    cards.set_pin(username="ann", pin="4711", actor=ADMIN)
+    settings.ALLOWED_HOSTS = ["*"]
+    refused_at = None
+    for n in range(30):
+        browser = from_address(f"127.0.3.{n // 5 + 1}")  # a new address every 5 tries
+        if n % 5 == 0:
+            assert portal_login(browser, "ann", PASSWORD).status_code == 302
+            session = browser
+        r = session.post("/user/details/pin", {"current": "0000", "new": "1234", "confirm": "1234"})
+        if b"today" in r.content:
+            refused_at = n
+            break
+        assert r.status_code == 400 and b"wrong" in r.content
+    assert refused_at == 20
+    assert b"too many wrong PINs for this account today; try again tomorrow" in r.content
+    # The right PIN from a fresh address is refused too, for the rest of the day.
+    fresh = from_address("127.0.4.1")
+    portal_login(fresh, "ann", PASSWORD)
+    r = fresh.post("/user/details/pin", {"current": "4711", "new": "1234", "confirm": "1234"})
+    assert b"today" in r.content
+    assert cards.verify_pin(type(ann).objects.get(pk=ann.pk), "4711")  # unchanged
+
+
+def test_guesses_from_one_ipv6_network_are_counted_together(ann):
+    """Twelve addresses of one /64 are one client: its 30 failures lock all of them."""
+    for i in range(36):
+        client = from_address(f"2001:db8:1:2::{i % 12 + 1:x}")
+        r = portal_login(client, f"nobody{i}", "guess")
+    assert r.status_code == 429
+    assert portal_login(from_address("2001:db8:1:2::99"), "ann", PASSWORD).status_code == 429
+    # Another /64 is another client.
+    assert portal_login(from_address("2001:db8:1:3::1"), "ann", PASSWORD).status_code == 302
+    listed = {lock.client for lock in guard.locks()}
+    assert "2001:db8:1:2::/64" in listed
+
+
+def test_a_nul_byte_in_a_username_is_a_failed_log_in_not_an_error(ann, admin2):
+    """PostgreSQL's text refuses the byte: the portal answered 500 and counted nothing."""
+    attacker = from_address("127.0.5.1")
+    for _ in range(5):
+        r = portal_login(attacker, "ann\x00", "guess")
+        assert r.status_code == 200 and b"wrong" in r.content
+    assert portal_login(attacker, "ann\x00", "guess").status_code == 429  # counted
+    assert AuditEvent.objects.filter(action="portal.login-failed", target="ann\\0").exists()
+    # The console's form refuses the byte before any check, in words.
+    r = console_login(from_address("127.0.5.2"), "admin2\x00", "guess")
+    assert r.status_code == 400 and b"Null characters are not allowed" in r.content
+
+
 # -- sessions ---------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.db.models import F
 from django.test import Client
 
+from cardid.access import guard
 from cardid.access.models import LookupCounter
 from cardid.audit.models import AuditEvent
 from cardid.cards import lookups
@@ -105,7 +106,9 @@ def test_entering_a_number_is_checked_without_naming_the_holder(client, ann):
     assert r.status_code == 400 and b"letters, digits" in r.content
     assert numbers_of(ann) == {"primary": "12345678"}
     refused = AuditEvent.objects.filter(action="portal.change-refused", target="ann")
-    assert refused.count() == 2 and "55555555" not in " ".join(e.detail for e in refused)
+    # The first refusal is recorded, the next ones in ten minutes counted (no flood).
+    assert refused.count() == 1 and "55555555" not in " ".join(e.detail for e in refused)
+    assert ("change-refused", "user:ann", 2) in guard.refusals()
     r = client.post("/user/details/number", {"action": "enter", "number": "87654320"})
     assert r.status_code == 200 and numbers_of(ann) == {"primary": "87654320"}
 
@@ -180,6 +183,20 @@ def test_forged_fields_are_refused_audited_and_change_nothing(client, ann, form,
     assert numbers_of(ann) == {"primary": "12345678"}
     assert numbers_of(bob) == {"primary": "99999999"}
     assert not bob.pin_hash and AuditEvent.objects.filter(action="portal.forged-request").exists()
+
+
+def test_a_flood_of_forged_posts_writes_one_audit_row_and_is_counted(client, ann):
+    options(**{"portal.change-card-number": "primary"})
+    logged_in(client)
+    before = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    for _ in range(60):
+        r = client.post("/user/details/number", {"action": "generate", "user_id": "2"})
+        assert r.status_code == 400
+    forged = AuditEvent.objects.filter(action="portal.forged-request", target="ann")
+    assert forged.count() == 1 and "more in the next 10 minutes are counted" in forged[0].detail
+    written = AuditEvent.objects.filter(id__gt=before).values_list("action", flat=True)
+    assert sorted(written) == ["portal.change-refused", "portal.forged-request"]  # not 120
+    assert ("forged-request", "user:ann", 60) in guard.refusals()
 
 
 def test_a_cross_site_post_is_refused_and_audited(ann):
