@@ -239,6 +239,10 @@ def commit(
         if found:
             raise found[0][1]
         final = {(c.user_id, c.slot): c.number for c in changes}
+        if checks.policy is not None:
+            # Numbers people choose are typed at keypads like generated ones: the guess
+            # bound holds for them too, checked under the same lock (SPEC §2).
+            _room_for_chosen(final, current, checks.policy)
         try:
             with transaction.atomic():
                 done = _write(
@@ -254,6 +258,27 @@ def commit(
         except IntegrityError:
             # A concurrent writer took one of the numbers after the check.
             raise NumberTaken("that number already belongs to another user") from None
+
+
+def _room_for_chosen(final: dict[tuple[int, str], str | None], current: Slots, policy: Policy):
+    """Refuse (GenerationRefused) when the chosen numbers of the policy's length that come
+    into use would break the guess bound; those that leave use make room (a swap of one
+    user's slots changes nothing)."""
+    length = policy.length
+    before: dict[int, set[str]] = {}
+    after: dict[int, set[str]] = {}
+    for (uid, slot), h in current.items():
+        if h.keypad_length == length:
+            before.setdefault(uid, set()).add(h.key)
+        if (uid, slot) not in final and h.keypad_length == length:
+            after.setdefault(uid, set()).add(h.key)
+    for (uid, _), number in final.items():
+        if number is not None and numbers.keypad_length(number) == length:
+            after.setdefault(uid, set()).add(numbers.key(number))
+    users = before.keys() | after.keys()
+    entering = sum(len(after.get(u, set()) - before.get(u, set())) for u in users)
+    leaving = sum(len(before.get(u, set()) - after.get(u, set())) for u in users)
+    check_room(policy, entering, **replaced(policy, leaving))
 
 
 def _lock_users(user_ids: list[int]) -> None:

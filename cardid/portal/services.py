@@ -13,7 +13,7 @@ from cardid.audit.actor import Actor
 from cardid.audit.models import AuditEvent
 from cardid.cards import generation, ledger, selectors
 from cardid.cards import services as cards
-from cardid.cards.errors import NumberTaken
+from cardid.cards.errors import GenerationRefused, NumberTaken
 from cardid.cards.models import Card, NotifyReason
 from cardid.config import services as config
 from cardid.directory.models import User, username_key
@@ -150,6 +150,11 @@ def enter(*, user: User, number: str) -> None:
             action=SELF_SERVICE,
             notify=_notify(),
         )
+    except GenerationRefused:
+        # The guess bound: no number of this kind may come into use now, whichever is typed.
+        raise Refused(
+            _("no new number can be taken into use now; please contact your administrator")
+        ) from None
     except (NumberTaken, Conflict):
         # Never say whose it is, nor whether it was someone's before.
         raise Invalid(_("that number cannot be used; choose another"), field="number") from None

@@ -266,3 +266,35 @@ def test_the_portal_shows_a_one_time_code_that_a_terminal_accepts(client, ann):
     assert r.status_code == 200
     assert numbers_of(ann) == {"primary": "12345678", "secondary": "04A1B2C3"}
     assert client.post("/user/register", {"user_id": "2"}).status_code == 400
+
+
+def test_a_typed_number_is_held_to_the_guess_bound_under_the_lock(client, ann):
+    """Typed at keypads, chosen numbers count against the guess bound as generated ones do:
+    with the room full, none more comes into use (it used to: bound 90, 69 + 23 = 92)."""
+    options(
+        **{
+            "portal.change-card-number": "secondary",
+            "portal.change-card-number.mode": "enter",
+            "cards.length": "4",
+            "cards.max-guess-probability": str(1 / 900),  # 4 digits: room for 10
+        }
+    )
+    held = ["4817", "5926", "6035", "7148", "8259", "9360", "2471", "3582", "5704"]
+    for i, number in enumerate(held):
+        give_number(make_user(username=f"holder{i}"), number)
+    logged_in(client)
+    # 9 numbers of 4 digits in use (ann's 12345678 has 8): room for one more.
+    r = client.post("/user/details/number", {"action": "enter", "number": "4693"})
+    assert r.status_code == 200 and numbers_of(ann)["secondary"] == "4693"
+    # Replacing one's own number of that length takes one out of use: it fits.
+    r = client.post("/user/details/number", {"action": "enter", "number": "6815"})
+    assert r.status_code == 200 and numbers_of(ann)["secondary"] == "6815"
+    # The room is full: nobody else's typed number comes into use.
+    bea = make_user(username="bea")
+    directory.set_password(username="bea", password=PASSWORD, actor=ADMIN)
+    other = Client()
+    assert other.post("/user/login", {"username": "bea", "password": PASSWORD}).status_code == 302
+    r = other.post("/user/details/number", {"action": "enter", "number": "7926"})
+    assert r.status_code == 400
+    assert b"no new number can be taken into use now" in r.content
+    assert numbers_of(bea) == {}
