@@ -2,10 +2,13 @@
 allows, never to an address that no receiver lives at.
 
 `webhooks.allowed-hosts` is a list of host names (`tills.example.org`), domains
-(`*.example.org`) and networks (`10.0.0.0/8`, `192.0.2.7`, `::1`). Blank allows every host
-except this machine. Never allowed, listed or not: link-local addresses (among them the
-cloud metadata service at 169.254.169.254), multicast, broadcast and unspecified ones.
-This machine (loopback) only when listed. The addresses are checked after the name is
+(`*.example.org`) and networks (`10.0.0.0/8`, `192.0.2.7`, `::1`). Blank allows every public
+host. Never allowed, listed or not: link-local addresses and the other cloud metadata
+services (169.254.169.254, AWS's fd00:ec2::254, Alibaba's 100.100.100.200), carrier-grade
+NAT (100.64.0.0/10), multicast, broadcast and unspecified addresses. This machine (loopback)
+and private networks (10/8, 172.16/12, 192.168/16, fc00::/7) only when listed by exact name
+or network. An IPv6 address that carries an IPv4 one (::ffff:…, NAT64 64:ff9b::…, 6to4,
+Teredo) is judged as that IPv4 address. The addresses are checked after the name is
 resolved, at creation and at every delivery, and the delivery connects to the address it
 checked: a name that later resolves elsewhere cannot steer it.
 """
@@ -24,14 +27,20 @@ NEVER = tuple(
     ipaddress.ip_network(n)
     for n in (
         "0.0.0.0/8",
+        "100.64.0.0/10",  # carrier-grade NAT; Alibaba's metadata service at 100.100.100.200
         "169.254.0.0/16",
         "224.0.0.0/4",
         "255.255.255.255/32",
         "::/128",
         "fe80::/10",
         "ff00::/8",
+        "fd00:ec2::254/128",  # AWS's metadata service over IPv6
     )
 )
+PRIVATE = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+NAT64 = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48"))
 
 
 class Refused(ValueError):
@@ -151,12 +160,19 @@ def usable(target: Target, addresses: list[Address], allowed: Allowed) -> list[A
             )
             continue
         listed = by_name or any(mapped in n for n in allowed.networks)
-        # This machine only when named exactly or by its network, never through a domain.
+        # This machine and private networks only when named exactly or by their network,
+        # never through a domain (whose names anyone under it may point anywhere).
         exact = target.host in allowed.names or any(mapped in n for n in allowed.networks)
         if mapped.is_loopback and not exact:
             why = (
                 f"{target.host} is {a}, this machine; list it in Webhooks › Delivery › "
                 "Allowed hosts (webhooks.allowed-hosts) if a receiver really runs here"
+            )
+            continue
+        if any(mapped in n for n in PRIVATE) and not exact:
+            why = (
+                f"{target.host} is {a}, in a private network; list the host or its network in "
+                "Webhooks › Delivery › Allowed hosts (webhooks.allowed-hosts) to send there"
             )
             continue
         if not allowed.everything and not listed:
@@ -168,5 +184,17 @@ def usable(target: Target, addresses: list[Address], allowed: Allowed) -> list[A
 
 
 def _plain(address: Address) -> Address:
-    """An IPv4 address written as IPv6 (::ffff:127.0.0.1) as the IPv4 address it is."""
-    return getattr(address, "ipv4_mapped", None) or address
+    """An IPv4 address carried in an IPv6 one — mapped (::ffff:127.0.0.1), NAT64
+    (64:ff9b::a9fe:a9fe), 6to4 (2002:a9fe:a9fe::) or Teredo (the client's) — as that IPv4
+    address."""
+    if address.version == 4:
+        return address
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if any(address in n for n in NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    return address

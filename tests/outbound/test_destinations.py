@@ -64,3 +64,40 @@ def test_the_host_header_keeps_a_non_default_port():
     assert d.parse_url("https://h.example.org/x?a=1").host_header == "h.example.org"
     assert d.parse_url("http://[::1]:8080/").host_header == "[::1]:8080"
     assert d.parse_url("https://h.example.org:8443/x?a=1").path == "/x?a=1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[fd00:ec2::254]/",  # AWS's metadata service over IPv6
+        "http://100.100.100.200/",  # Alibaba's
+        "http://100.64.0.1/",  # carrier-grade NAT
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+        "http://[64:ff9b:1::a9fe:a9fe]/",  # local-use NAT64
+        "http://[2002:a9fe:a9fe::1]/",  # 6to4 of 169.254.169.254
+    ],
+)
+def test_metadata_services_nat64_and_carrier_grade_nat_are_never_allowed(url):
+    target = d.parse_url(url)
+    for allowed in (EVERYWHERE, d.parse_allowed("0.0.0.0/0 ::/0")):
+        with pytest.raises(d.Refused):
+            d.usable(target, d.resolve(target), allowed)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://10.0.0.5/", "http://172.20.1.1/", "http://192.168.1.10/", "http://[fd12:3456::1]/"],
+)
+def test_private_networks_are_opt_in(url):
+    target = d.parse_url(url)
+    with pytest.raises(d.Refused, match="in a private network; list the host or its network"):
+        d.usable(target, d.resolve(target), EVERYWHERE)
+    listed = d.parse_allowed("10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7")
+    assert d.usable(target, d.resolve(target), listed)
+
+
+def test_a_private_address_behind_an_allowed_domain_is_refused():
+    allowed = d.parse_allowed("*.example.org")
+    tills = d.parse_url("https://tills.example.org/hook")
+    with pytest.raises(d.Refused, match="private network"):
+        d.usable(tills, [ipaddress.ip_address("192.168.1.10")], allowed)

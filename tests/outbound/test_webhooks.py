@@ -318,3 +318,20 @@ def test_a_huge_answer_is_not_read(receiver):
         tracemalloc.stop()
     assert peak < 8 * 1024 * 1024  # the 64 MB answer was not read
     assert Delivery.objects.get().status == "sent"
+
+
+def test_adding_a_webhook_probes_only_hosts_the_allow_list_names():
+    """With the allow list blank, adding webhooks must not tell which hosts and ports
+    answer (a port scanner): nothing is tried. A listed host is tried, to warn early."""
+    from unittest import mock
+
+    from cardid.outbound import http as outbound_http
+
+    config.set_value(key="webhooks.allowed-hosts", raw="", actor=ADMIN)
+    with mock.patch.object(outbound_http, "reachable", side_effect=AssertionError("probed")):
+        added = outbound.add_webhook(url="http://192.0.2.10:22/hook", actor=ADMIN)
+    assert added.warning == ""
+    config.set_value(key="webhooks.allowed-hosts", raw="192.0.2.0/24", actor=ADMIN)
+    with mock.patch.object(outbound_http, "reachable", return_value="no answer") as tried:
+        added = outbound.add_webhook(url="http://192.0.2.11/hook", actor=ADMIN)
+    assert tried.called and "cannot be reached now: no answer" in added.warning
