@@ -11,7 +11,7 @@ from django.utils import timezone
 from cardid import spreadsheet
 from cardid.audit import services as audit
 from cardid.audit.actor import Actor
-from cardid.directory.keys import language_tag
+from cardid.directory.keys import language_tag, username_problem
 from cardid.directory.models import Group, Membership, User, group_key, username_key
 from cardid.directory.selectors import get_group, get_user, users_by_names
 from cardid.directory.signals import announce
@@ -22,10 +22,9 @@ USER_FIELDS = ("full_name", "email", "department", "office")
 
 def _clean_username(raw: str) -> str:
     name = (raw or "").strip()
-    if not name:
-        raise Invalid("the username is empty")
-    if len(name) > 150 or any(c in name for c in "\t\r\n\x00"):
-        raise Invalid(f"username {name[:40]!r} is too long or has control characters")
+    problem = username_problem(name)
+    if problem:
+        raise Invalid(problem, field="username")
     return name
 
 

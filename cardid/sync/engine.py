@@ -21,6 +21,7 @@ from cardid.audit.actor import Actor, mask
 from cardid.cards import generation, ledger, numbers, rules, selectors
 from cardid.cards.models import Card, NotifyReason
 from cardid.config import services as config
+from cardid.directory.keys import username_problem
 from cardid.directory.models import (
     USER_ROW,
     Group,
@@ -366,6 +367,10 @@ def _plan(snapshot, kind: str, opts: dict) -> Plan:
     plan.base = sum(1 for e in existing.values() if e.source == kind and e.enabled)
     incoming = {}
     for u in snapshot.users:
+        problem = username_problem(u.username.strip())
+        if problem:
+            plan.errors.append(f"{problem}; the source's record was left out")
+            continue
         key = username_key(u.username)
         if not u.enabled and not opts["sync.import-disabled"] and key not in existing:
             plan.left_out_disabled += 1  # a disabled account cardid never knew: left out
