@@ -117,6 +117,13 @@ def setup(users: int) -> dict:
     return {"key": key, "sample": sample, **extra}
 
 
+# How gunicorn serves both applications: "gthread" as `cardid serve` does (threads that
+# each take one connection, so slow clients cannot starve it), or "sync" (one request per
+# process at a time, what `cardid serve` did before issue 28).
+SERVING = {"gthread": ["--worker-class", "gthread", "--threads", "8"], "sync": []}
+serving = "gthread"
+
+
 def serve(app: str, port: int, env: dict, workers: int = WORKERS) -> subprocess.Popen:
     proc = subprocess.Popen(
         [
@@ -128,6 +135,7 @@ def serve(app: str, port: int, env: dict, workers: int = WORKERS) -> subprocess.
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            *SERVING[serving],
             "--chdir",
             str(HERE),
         ],
@@ -251,7 +259,10 @@ def main() -> None:
     ap.add_argument("--dbs", default="sqlite,postgres")
     ap.add_argument("--kinds", default="rest,pin,rule,xmlrpc")
     ap.add_argument("--phase")
+    ap.add_argument("--serving", choices=sorted(SERVING), default="gthread")
     args = ap.parse_args()
+    global serving
+    serving = args.serving
     if args.phase == "setup":
         print(json.dumps(setup(args.users)))
         return
@@ -304,9 +315,9 @@ KINDS = {
 
 def write_results(rows: list[dict]) -> None:
     lines = [
-        heading("Terminal look-ups (issue 19)"),
-        f"gunicorn with {WORKERS} workers for each; wrk -t2 -c16 for 10 s with random numbers "
-        "that exist (throughput), then an open-loop client at 200 requests/s for 10 s "
+        heading(f"Terminal look-ups (issues 19, 28: {serving} workers)"),
+        f"gunicorn with {WORKERS} workers ({serving}) for each; wrk -t2 -c16 for 10 s with "
+        "random numbers that exist (throughput), then an open-loop client at 200 requests/s for 10 s "
         "(latency). The limit is a bare WSGI app doing the same indexed SELECT; cardid checks "
         "the token, the look-up protection counters and the owner's state as well (with a PIN: "
         f"the PIN; through a rule: the rule {CHAIN!r}). Targets: throughput >= "
