@@ -318,8 +318,9 @@ def write_results(rows: list[dict]) -> None:
         heading(f"Terminal look-ups (issues 19, 28: {serving} workers)"),
         f"gunicorn with {WORKERS} workers ({serving}) for each; wrk -t2 -c16 for 10 s with "
         "random numbers that exist (throughput), then an open-loop client at 200 requests/s "
-        "for 10 s (latency). The limit is a bare WSGI app doing the same indexed SELECT; cardid checks "
-        "the token, the look-up protection counters and the owner's state as well (with a PIN: "
+        "for 10 s (latency). The limit is a bare WSGI app doing the same indexed SELECT; "
+        "cardid checks the token, the look-up protection counters and the owner's state as "
+        "well (with a PIN: "
         f"the PIN; through a rule: the rule {CHAIN!r}). Targets: throughput >= "
         f"{TARGET_RATIO} x the limit; p99 <= {TARGET_P99_MS:g} ms at 200 requests/s.\n",
         "| database | users | look-up | req/s | ratio to the limit | target | p50 / p99 at 200/s "
