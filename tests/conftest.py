@@ -122,6 +122,7 @@ def pytest_runtest_makereport(item, call):
         )
     elif IN_CI and report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        reason = str(reason).removeprefix("Skipped: ")
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid}: skipped under CI, which is a failure (CI=true): {reason}"
     return report
