@@ -59,16 +59,13 @@ SLOW_FIRST = {
 
 
 def pytest_configure(config):
-    """In this process the password hasher is a fast one (Django's advice for tests): the
-    tests count password checks (tests/access/hashing.py) rather than wait for them.
-    PBKDF2 — what cardid stores in production, and what the processes the tests start
-    (`cardid serve`, the CLI as a process) use — is still read."""
+    """In this process passwords are hashed with few PBKDF2 iterations (Django's advice for
+    tests): the tests count password checks (tests/access/hashing.py) rather than wait for
+    them. The hashes are ordinary PBKDF2 ones, which the processes the tests start
+    (`cardid serve`, the CLI as a process) read with the production hasher."""
     from django.conf import settings
 
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    ]
+    settings.PASSWORD_HASHERS = ["tests.hashers.FastPBKDF2PasswordHasher"]
 
 
 def pytest_collection_modifyitems(config, items):
