@@ -164,3 +164,22 @@ class Slapd:
             check=True,
             capture_output=True,
         )
+
+
+def use_as_source(url: str, **extra: str) -> None:
+    """Make the slapd at `url` cardid's sync source (OpenLDAP schema), with `extra` options
+    (keys as the options name them)."""
+    from cardid.config import services as config
+    from tests.factories import ADMIN
+
+    settings = {
+        "sync.source": "ldap",
+        "sync.ldap.url": url,
+        "sync.ldap.bind-dn": ADMIN_DN,
+        "sync.ldap.bind-password": ADMIN_PW,
+        "sync.ldap.base-dns": SUFFIX,
+        "sync.ldap.preset": "openldap",
+        **extra,
+    }
+    for k, v in settings.items():
+        config.set_value(key=k, raw=v, actor=ADMIN)

@@ -10,7 +10,6 @@ import pytest
 from django.test import Client
 
 from cardid.access import passwords
-from cardid.config import services as config
 from cardid.directory import services as directory
 from tests import ldapserver as L
 from tests.access.hashing import password_checks
@@ -65,15 +64,7 @@ def test_with_the_directory_as_source_an_unknown_name_asks_the_directory_as_a_us
     nobody's costs the same (it used to cost a hash alone: 318 ms against 403 ms)."""
     server = L.Slapd(tmp_path / "slapd", L.base_ldif() + L.person("ann", "Ann Smith")).start()
     try:
-        for k, v in {
-            "sync.source": "ldap",
-            "sync.ldap.url": server.url,
-            "sync.ldap.bind-dn": L.ADMIN_DN,
-            "sync.ldap.bind-password": L.ADMIN_PW,
-            "sync.ldap.base-dns": L.SUFFIX,
-            "sync.ldap.preset": "openldap",
-        }.items():
-            config.set_value(key=k, raw=v, actor=ADMIN)
+        L.use_as_source(server.url)
         make_user(username="ann", source="ldap")
         work = {}
         for case, name in {"directory user": "ann", "nobody": "ghost"}.items():

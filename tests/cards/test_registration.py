@@ -109,15 +109,7 @@ def test_directory_password_registration_survives_the_next_sync(terminal, tmp_pa
     server = L.Slapd(tmp_path / "slapd", L.base_ldif() + L.person("ann", "Ann", card="1111"))
     server.start()
     try:
-        for k, v in {
-            "sync.source": "ldap",
-            "sync.ldap.url": server.url,
-            "sync.ldap.bind-dn": L.ADMIN_DN,
-            "sync.ldap.bind-password": L.ADMIN_PW,
-            "sync.ldap.base-dns": L.SUFFIX,
-            "sync.ldap.attr.secondary-card": "employeeNumber",
-        }.items():
-            config.set_value(key=k, raw=v, actor=ADMIN)
+        L.use_as_source(server.url, **{"sync.ldap.attr.secondary-card": "employeeNumber"})
         sync_actor = __import__("cardid.audit.actor", fromlist=["Actor"]).Actor("s", "sync")
         config.set_value(key="sync.ldap.attr.primary-card", raw="none", actor=ADMIN)
         engine.run(actor=sync_actor)

@@ -36,17 +36,7 @@ def directory(*extra: str) -> str:
 
 
 def configure(url: str, **extra) -> None:
-    settings = {
-        "sync.source": "ldap",
-        "sync.ldap.url": url,
-        "sync.ldap.bind-dn": L.ADMIN_DN,
-        "sync.ldap.bind-password": L.ADMIN_PW,
-        "sync.ldap.base-dns": L.SUFFIX,
-        "sync.ldap.preset": "openldap",
-        **extra,
-    }
-    for k, v in settings.items():
-        config.set_value(key=k, raw=v, actor=ADMIN)
+    L.use_as_source(url, **extra)
 
 
 @pytest.fixture

@@ -31,14 +31,7 @@ def directory_user(tmp_path):
     server = L.Slapd(
         tmp_path / "slapd", L.base_ldif() + L.person("ann", "Ann Smith", card="31415926")
     ).start()
-    for k, v in {
-        "sync.source": "ldap",
-        "sync.ldap.url": server.url,
-        "sync.ldap.bind-dn": L.ADMIN_DN,
-        "sync.ldap.bind-password": L.ADMIN_PW,
-        "sync.ldap.base-dns": L.SUFFIX,
-    }.items():
-        config.set_value(key=k, raw=v, actor=ADMIN)
+    L.use_as_source(server.url)
     engine.run(actor=__import__("cardid.audit.actor", fromlist=["Actor"]).Actor("s", "sync"))
     yield User.objects.get(username="ann")
     server.stop()
