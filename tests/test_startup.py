@@ -68,6 +68,13 @@ def test_a_look_up_command_imports_no_heavy_library(tmp_path):
     assert loaded(then, tmp_path) == set()
 
 
+def test_generating_numbers_loads_no_pdf_library(tmp_path):
+    """`cardid generate` runs the bulk job in its own process: the job module shares its
+    home with printing, whose PDF libraries load only when a PDF is drawn."""
+    then = "import cardid.cards.jobs\nfrom cardid.cards.management.commands import generate"
+    assert loaded(then, tmp_path) & {"reportlab", "segno"} == set()
+
+
 def test_the_check_sees_a_heavy_import(tmp_path):
-    """Not vacuous: importing the printing module shows reportlab."""
-    assert "reportlab" in loaded("import cardid.cards.printing", tmp_path)
+    """Not vacuous: importing the webhooks' delivery shows its libraries."""
+    assert {"standardwebhooks", "urllib3"} <= loaded("import cardid.outbound.services", tmp_path)

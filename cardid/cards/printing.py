@@ -4,16 +4,16 @@ optional QR code, laid out on A4 or Letter with crop marks (reportlab; no Django
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import segno
-from reportlab.graphics.barcode import code128
-from reportlab.lib.pagesizes import A4, LETTER
-from reportlab.lib.units import mm
-from reportlab.pdfgen import canvas
+if TYPE_CHECKING:
+    from reportlab.pdfgen import canvas
 
+# reportlab and segno are imported where a PDF is drawn: a process that only checks a
+# print request, or generates numbers, does not pay for them.
+mm = 72 / 25.4  # points, reportlab's unit
 CARD_W, CARD_H = 85.6 * mm, 54 * mm
-PAPERS = {"a4": A4, "letter": LETTER}
+PAPERS = {"a4": (210 * mm, 297 * mm), "letter": (8.5 * 72, 11 * 72)}
 # Eight cards a page: with gaps for crop marks this leaves a printable margin on both papers.
 COLUMNS, ROWS = 2, 4
 GAP = 6 * mm  # room between cards for the crop marks
@@ -30,6 +30,8 @@ def render(
 ) -> int:
     """Draw one card per (full name, number); returns how many were drawn. Pages are
     finished as they fill, so the caller can feed the cards from a database cursor."""
+    from reportlab.pdfgen import canvas
+
     page_w, page_h = PAPERS[paper]
     pdf = canvas.Canvas(out, pagesize=(page_w, page_h), pageCompression=1)
     pdf.setTitle(title)
@@ -61,6 +63,8 @@ def _card(pdf: canvas.Canvas, x: float, y: float, name: str, number: str, with_q
     pdf.drawString(x + pad, y + CARD_H - pad - 9, _fit(pdf, name, "Helvetica-Bold", 11, text_w))
     pdf.setFont("Courier-Bold", 13)
     pdf.drawString(x + pad, y + CARD_H - pad - 26, number)
+    from reportlab.graphics.barcode import code128
+
     # Bars at least 0.33 mm wide and 14 mm high: what a handheld scanner reads reliably.
     bar_width = 0.33 * mm
     barcode = code128.Code128(
@@ -83,6 +87,8 @@ QUIET = 4  # modules of white around a QR code, as the standard asks
 def _qr(pdf: canvas.Canvas, text: str, x: float, y: float, size: float) -> None:
     """A QR code (segno encodes it) drawn as one filled path, a rectangle per run of dark
     modules: reportlab's own QR widget costs about 14 ms a card, this well under 2 ms."""
+    import segno
+
     matrix = segno.make_qr(text, error="m", boost_error=False).matrix
     cell = size / (len(matrix) + 2 * QUIET)
     path = pdf.beginPath()
