@@ -28,8 +28,10 @@ class Recent:
     def put(self, key: Any, value: Any, seconds: float = SECONDS) -> None:
         now = time.monotonic()
         if len(self._items) >= self.size:  # full: drop what has ended, else everything
-            for k in [k for k, (until, _) in self._items.items() if until <= now]:
-                del self._items[k]
+            # A copy to walk and pop(): the web server's other threads put and read meanwhile.
+            for k, (until, _) in list(self._items.items()):
+                if until <= now:
+                    self._items.pop(k, None)
             if len(self._items) >= self.size:
                 self._items.clear()
         self._items[key] = (now + min(seconds, SECONDS), value)

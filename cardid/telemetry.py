@@ -4,19 +4,30 @@ scrape adds them up). Gauges are read from the database at scrape time instead
 (cardid.ops.monitoring). prometheus-client is loaded at the first count, not at start-up:
 most commands count nothing."""
 
-import functools
+import threading
+
+_made = threading.Lock()
+_lookups: dict | None = None
 
 
-@functools.cache
-def _lookups():
-    from prometheus_client import Counter
+def _lookup_counters() -> dict:
+    global _lookups
+    if _lookups is None:
+        # The web server's threads may count their first look-ups at once: the counter is
+        # made by one of them (a second registration of its name would be an error).
+        with _made:
+            if _lookups is None:
+                from prometheus_client import Counter
 
-    counter = Counter(
-        "cardid_lookups", "Terminal look-ups by result (found, not_found, refused)", ["result"]
-    )
-    return {r: counter.labels(r) for r in ("found", "not_found", "refused")}
+                counter = Counter(
+                    "cardid_lookups",
+                    "Terminal look-ups by result (found, not_found, refused)",
+                    ["result"],
+                )
+                _lookups = {r: counter.labels(r) for r in ("found", "not_found", "refused")}
+    return _lookups
 
 
 def count_lookup(result: str) -> None:
     """One terminal look-up: "found", "not_found" or "refused"."""
-    _lookups()[result].inc()
+    _lookup_counters()[result].inc()

@@ -78,3 +78,39 @@ def test_generating_numbers_loads_no_pdf_library(tmp_path):
 def test_the_check_sees_a_heavy_import(tmp_path):
     """Not vacuous: importing the webhooks' delivery shows its libraries."""
     assert {"standardwebhooks", "urllib3"} <= loaded("import cardid.outbound.services", tmp_path)
+
+
+THREADS_FIRST_COUNT = """
+import os, sys, threading
+os.environ["DJANGO_SETTINGS_MODULE"] = "cardid.settings"
+import django
+django.setup()
+from cardid import telemetry
+barrier = threading.Barrier(32)
+failed = []
+def first():
+    barrier.wait()
+    try:
+        telemetry.count_lookup("found")
+    except Exception as e:
+        failed.append(repr(e))
+threads = [threading.Thread(target=first) for _ in range(32)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(len(failed), failed[:1])
+"""
+
+
+def test_the_first_look_ups_of_a_threaded_server_count_at_once(tmp_path):
+    """The look-up counter is made at the first count: 32 threads counting their first
+    look-up together make it once (a second registration answered 500s under gthread)."""
+    r = subprocess.run(
+        [sys.executable, "-c", THREADS_FIRST_COUNT],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"CARDID_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("0 "), r.stdout
