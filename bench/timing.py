@@ -172,7 +172,7 @@ def main() -> None:
     ]
     for what, value, limit, unit in rows:
         ok = value < limit if unit == "x" and limit == 1.0 else value <= limit
-        lines.append(f"| {what} | {value:.3f} | {limit} | {'met' if ok else 'MISSED'} |")
+        lines.append(f"| {what} | {value:.4g} | {limit} | {'met' if ok else 'MISSED'} |")
     print("\n".join(lines))
     append_results(lines)
 
