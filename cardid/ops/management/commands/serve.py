@@ -16,7 +16,6 @@ from django.db.migrations.executor import MigrationExecutor
 from cardid.commands import CardidCommand
 from cardid.errors import CardidError
 
-
 THREADS = 8  # per web process: each may hold a database connection
 
 
