@@ -71,14 +71,14 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     from django.db import connection
 
-    # A parallel run (pytest-xdist) runs each test by its id: two tests with one id would
-    # run once, silently. Every test has its own.
     # The files that take longest first, so that the workers of a parallel run (each takes
     # whole files) finish together instead of one waiting on the other's last long file.
     # Samba's domain controller runs in one pass at a time (its ports are fixed): first in
     # the SQLite pass, last in the PostgreSQL pass, so that neither waits for the other.
     order = {**SLOW_FIRST, SAMBA: -1 if not ON_POSTGRES_RUN else len(SLOW_FIRST) + 1}
     items.sort(key=lambda item: order.get(item.nodeid.split("::")[0], len(SLOW_FIRST)))
+    # A parallel run (pytest-xdist) runs each test by its id: two tests with one id would
+    # run once, silently. Every test has its own.
     ids = Counter(item.nodeid for item in items)
     twice = sorted(nodeid for nodeid, n in ids.items() if n > 1)
     if twice:
