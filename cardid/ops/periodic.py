@@ -17,11 +17,15 @@ from cardid.sync import schedule
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY = 600.0  # seconds
-_last_housekeeping = [0.0]
+# When this process last did the housekeeping; None: not yet, so it runs at the worker's
+# first tick (the monotonic clock starts near 0 when the machine boots: counting from 0.0
+# left a freshly booted machine without housekeeping for ten minutes).
+_last_housekeeping: list[float | None] = [None]
 
 
 def _housekeeping() -> None:
-    if time.monotonic() - _last_housekeeping[0] < HOUSEKEEPING_EVERY:
+    last = _last_housekeeping[0]
+    if last is not None and time.monotonic() - last < HOUSEKEEPING_EVERY:
         return
     _last_housekeeping[0] = time.monotonic()
     gone = {k: n for k, n in housekeeping.clean().items() if n}
